@@ -1,0 +1,19 @@
+// Package sink defines what the pipeline hands to an output (a [Batch] of
+// encoded [Record]s from one file) and the acknowledgement contract between
+// them, and holds the stdout output.
+//
+// # Acknowledgement contract
+//
+// The pipeline calls Send with batches; Send may block to apply backpressure
+// and returns early only when its context ends. The output calls
+// [Batch.Ack] exactly once per batch, from any goroutine, after every record
+// in it is durably delivered (for Kafka: acknowledged by the broker with the
+// configured acks). It never acknowledges a batch in part, and never
+// acknowledges one it failed to deliver: such a batch is retried, or left
+// unacknowledged when the output stops, so its records are read again after a
+// restart. The pipeline advances a file's checkpoint only to the end of the
+// longest prefix of its batches that is acknowledged.
+//
+// A record's Value stays valid until its batch is acknowledged; the output
+// must not keep it after calling Ack, because the pipeline reuses the memory.
+package sink
