@@ -1,0 +1,168 @@
+package parse
+
+import "time"
+
+// parseTimestamp parses an RFC 3339 timestamp in any of its common forms
+// ("2006-01-02T15:04:05Z", "+09:00" or "+0900" offsets, 'T' or ' ' between
+// date and time, 0-9 fraction digits, with '.' or ','), or Go's log prefix
+// form "2006/01/02 15:04:05.000000". A time with no zone is read in loc.
+// It returns the number of bytes consumed; n == 0 means s does not start with
+// a timestamp. It does not allocate.
+func parseTimestamp(s []byte, loc *time.Location) (t time.Time, n int) {
+	// Date: YYYY-MM-DD or YYYY/MM/DD.
+	if len(s) < 19 {
+		return time.Time{}, 0
+	}
+	sep := s[4]
+	if sep != '-' && sep != '/' || s[7] != sep {
+		return time.Time{}, 0
+	}
+	year, ok1 := digits(s[0:4])
+	month, ok2 := digits(s[5:7])
+	day, ok3 := digits(s[8:10])
+	if !ok1 || !ok2 || !ok3 {
+		return time.Time{}, 0
+	}
+	if s[10] != 'T' && s[10] != ' ' && s[10] != 't' {
+		return time.Time{}, 0
+	}
+	hour, ok1 := digits(s[11:13])
+	minute, ok2 := digits(s[14:16])
+	sec, ok3 := digits(s[17:19])
+	if !ok1 || !ok2 || !ok3 || s[13] != ':' || s[16] != ':' {
+		return time.Time{}, 0
+	}
+	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 60 {
+		return time.Time{}, 0
+	}
+	if sec == 60 { // leap second: clamp, as time.Parse would reject it
+		sec = 59
+	}
+	i := 19
+	nsec := 0
+	if i < len(s) && (s[i] == '.' || s[i] == ',') && i+1 < len(s) && isDigit(s[i+1]) {
+		i++
+		scale := 100000000
+		for ; i < len(s) && isDigit(s[i]); i++ {
+			if scale > 0 {
+				nsec += int(s[i]-'0') * scale
+				scale /= 10
+			}
+		}
+	}
+	zoned := false
+	offset := 0
+	if i < len(s) {
+		switch c := s[i]; {
+		case c == 'Z' || c == 'z':
+			zoned = true
+			i++
+		case c == '+' || c == '-':
+			var oh, om int
+			var ok bool
+			switch {
+			case i+6 <= len(s) && s[i+3] == ':':
+				oh, ok1 = digits(s[i+1 : i+3])
+				om, ok2 = digits(s[i+4 : i+6])
+				ok = ok1 && ok2
+				if ok {
+					i += 6
+				}
+			case i+5 <= len(s):
+				oh, ok1 = digits(s[i+1 : i+3])
+				om, ok2 = digits(s[i+3 : i+5])
+				ok = ok1 && ok2
+				if ok {
+					i += 5
+				}
+			}
+			if ok {
+				if oh > 23 || om > 59 {
+					return time.Time{}, 0
+				}
+				zoned = true
+				offset = oh*3600 + om*60
+				if c == '-' {
+					offset = -offset
+				}
+			}
+		}
+	}
+	if zoned {
+		t = time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC).Add(-time.Duration(offset) * time.Second)
+	} else {
+		if loc == nil {
+			loc = time.UTC
+		}
+		t = time.Date(year, time.Month(month), day, hour, minute, sec, nsec, loc)
+	}
+	return t.UTC(), i
+}
+
+// parseEpoch reads a JSON number as a Unix time in seconds, milliseconds,
+// microseconds or nanoseconds, chosen by its magnitude (zap's "ts").
+func parseEpoch(num []byte) (time.Time, bool) {
+	var ip int64
+	var frac float64
+	i := 0
+	if len(num) == 0 || num[0] == '-' {
+		return time.Time{}, false
+	}
+	for ; i < len(num) && isDigit(num[i]); i++ {
+		if ip > (1<<62)/10 {
+			return time.Time{}, false
+		}
+		ip = ip*10 + int64(num[i]-'0')
+	}
+	if i < len(num) && num[i] == '.' {
+		scale := 0.1
+		for i++; i < len(num) && isDigit(num[i]); i++ {
+			frac += float64(num[i]-'0') * scale
+			scale /= 10
+		}
+	}
+	if i != len(num) || ip == 0 {
+		return time.Time{}, false
+	}
+	switch {
+	case ip < 1e11:
+		return time.Unix(ip, int64(frac*1e9)).UTC(), true
+	case ip < 1e14:
+		return time.UnixMilli(ip).Add(time.Duration(frac * 1e6)).UTC(), true
+	case ip < 1e17:
+		return time.UnixMicro(ip).UTC(), true
+	default:
+		return time.Unix(0, ip).UTC(), true
+	}
+}
+
+func digits(b []byte) (int, bool) {
+	n := 0
+	for _, c := range b {
+		if !isDigit(c) {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// appendTimestamp appends t as UTC RFC 3339 with nanosecond precision.
+func appendTimestamp(dst []byte, t time.Time) []byte {
+	return t.UTC().AppendFormat(dst, time.RFC3339Nano)
+}
