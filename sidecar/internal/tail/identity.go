@@ -1,0 +1,70 @@
+package tail
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"syscall"
+)
+
+// FingerprintSize is how many leading bytes a full fingerprint covers.
+const FingerprintSize = 1024
+
+// Identity is a file's device and inode numbers.
+type Identity struct {
+	Dev, Ino uint64
+}
+
+// String formats the identity as "dev:inode".
+func (id Identity) String() string { return fmt.Sprintf("%d:%d", id.Dev, id.Ino) }
+
+// IdentityOf returns the identity of the file fi describes.
+func IdentityOf(fi os.FileInfo) (Identity, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return Identity{}, false
+	}
+	return Identity{Dev: uint64(st.Dev), Ino: st.Ino}, true
+}
+
+// Links returns the number of hard links of the file fi describes; zero
+// means the file was deleted while open.
+func Links(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 1
+}
+
+// Fingerprint is a hash of a file's first Len bytes.
+type Fingerprint struct {
+	Len int
+	Sum uint64
+}
+
+// String formats the hash as 16 hex digits.
+func (fp Fingerprint) String() string { return fmt.Sprintf("%016x", fp.Sum) }
+
+// ReadFingerprint hashes the first min(n, size) bytes of f, reading with
+// ReadAt so f's offset is untouched.
+func ReadFingerprint(f io.ReaderAt, n int) (Fingerprint, error) {
+	buf := make([]byte, n)
+	got, err := f.ReadAt(buf, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return Fingerprint{}, fmt.Errorf("read fingerprint: %w", err)
+	}
+	h := fnv.New64a()
+	h.Write(buf[:got])
+	return Fingerprint{Len: got, Sum: h.Sum64()}, nil
+}
+
+// Matches reports whether f still begins with the bytes fp was taken from.
+func (fp Fingerprint) Matches(f io.ReaderAt) (bool, error) {
+	got, err := ReadFingerprint(f, fp.Len)
+	if err != nil {
+		return false, err
+	}
+	return got == fp, nil
+}
