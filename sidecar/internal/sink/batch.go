@@ -55,5 +55,12 @@ func (b *Batch) Ack() {
 	}
 }
 
+// Reset empties the batch and makes it acknowledgeable again, so its owner
+// can reuse it. Only the batch's owner calls it, after the acknowledgement.
+func (b *Batch) Reset() {
+	b.Records = b.Records[:0]
+	b.acked.Store(false)
+}
+
 // Acked reports whether Ack has been called.
 func (b *Batch) Acked() bool { return b.acked.Load() }
