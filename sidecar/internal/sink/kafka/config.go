@@ -1,11 +1,24 @@
 package kafka
 
-import "time"
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/loglet/loglet/sidecar/internal/podinfo"
+)
 
 // Config is the Kafka output's configuration. The sidecar reads it from the
 // environment with the prefix LOGLET_KAFKA_ (so Brokers is
 // LOGLET_KAFKA_BROKERS). Each field's default is in its envDefault tag and its
-// help text in its help tag, which `loglet -h` prints.
+// help text in its help tag, which `loglet -h` prints. A zero field means its
+// default (so a zero Config with Brokers set is valid), except Linger, where
+// zero means no waiting.
 type Config struct {
 	Brokers         []string      `env:"BROKERS" envSeparator:"," help:"comma-separated bootstrap brokers, host:port (required for LOGLET_SINK=kafka)"`
 	Topic           string        `env:"TOPIC" envDefault:"logs.{namespace}" help:"topic template: {namespace} {pod} {container} {node} {label:KEY} {annotation:KEY}"`
@@ -26,4 +39,184 @@ type Config struct {
 	SASLMechanism    string `env:"SASL_MECHANISM" help:"PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 (empty: no SASL)"`
 	SASLUsername     string `env:"SASL_USERNAME" help:"SASL user name"`
 	SASLPasswordFile string `env:"SASL_PASSWORD_FILE" help:"file holding the SASL password (for example a mounted Secret)"`
+}
+
+// MinMaxMessageBytes is the smallest accepted MaxMessageBytes: below it a
+// shortened record could not even hold its metadata.
+const MinMaxMessageBytes = 1024
+
+// Validate checks the configuration without touching the network or the
+// file system. It returns every problem at once, each naming its
+// LOGLET_KAFKA_ variable. Brokers are required: call Validate only when the
+// Kafka output is selected.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("LOGLET_KAFKA_"+name+": "+format, args...))
+	}
+
+	if len(c.brokers()) == 0 {
+		bad("BROKERS", "required: set it to the bootstrap brokers, host:port[,host:port...]")
+	}
+	for _, b := range c.brokers() {
+		host, port, err := net.SplitHostPort(b)
+		if err != nil || host == "" {
+			bad("BROKERS", "%q is not host:port", b)
+			continue
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			bad("BROKERS", "%q: bad port %q", b, port)
+		}
+	}
+	if err := checkTemplate(c.topic()); err != nil {
+		bad("TOPIC", "%v", err)
+	}
+	if err := checkTemplate(c.key()); err != nil {
+		bad("KEY", "%v", err)
+	}
+	if _, err := c.compression(); err != nil {
+		bad("COMPRESSION", "%v", err)
+	}
+	if _, err := c.requiredAcks(); err != nil {
+		bad("ACKS", "%v", err)
+	}
+	if c.BatchBytes < 0 {
+		bad("BATCH_BYTES", "%d: must be positive", c.BatchBytes)
+	}
+	if c.Linger < 0 {
+		bad("LINGER", "%s: must not be negative", c.Linger)
+	}
+	if c.MaxMessageBytes != 0 && c.MaxMessageBytes < MinMaxMessageBytes {
+		bad("MAX_MESSAGE_BYTES", "%d: must be at least %d", c.MaxMessageBytes, MinMaxMessageBytes)
+	}
+
+	if !c.TLS {
+		for _, v := range []struct {
+			name string
+			set  bool
+		}{
+			{"TLS_CA_FILE", c.TLSCAFile != ""},
+			{"TLS_CERT_FILE", c.TLSCertFile != ""},
+			{"TLS_KEY_FILE", c.TLSKeyFile != ""},
+			{"TLS_SERVER_NAME", c.TLSServerName != ""},
+			{"TLS_INSECURE_SKIP_VERIFY", c.TLSInsecureSkipVerify},
+		} {
+			if v.set {
+				bad(v.name, "is set but LOGLET_KAFKA_TLS is not true")
+			}
+		}
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		if c.TLSCertFile == "" {
+			bad("TLS_CERT_FILE", "required when LOGLET_KAFKA_TLS_KEY_FILE is set")
+		} else {
+			bad("TLS_KEY_FILE", "required when LOGLET_KAFKA_TLS_CERT_FILE is set")
+		}
+	}
+
+	switch c.SASLMechanism {
+	case "":
+		if c.SASLUsername != "" {
+			bad("SASL_USERNAME", "is set but LOGLET_KAFKA_SASL_MECHANISM is empty")
+		}
+		if c.SASLPasswordFile != "" {
+			bad("SASL_PASSWORD_FILE", "is set but LOGLET_KAFKA_SASL_MECHANISM is empty")
+		}
+	case saslPlain, saslSCRAM256, saslSCRAM512:
+		if c.SASLUsername == "" {
+			bad("SASL_USERNAME", "required with LOGLET_KAFKA_SASL_MECHANISM=%s", c.SASLMechanism)
+		}
+		if c.SASLPasswordFile == "" {
+			bad("SASL_PASSWORD_FILE", "required with LOGLET_KAFKA_SASL_MECHANISM=%s", c.SASLMechanism)
+		}
+	default:
+		bad("SASL_MECHANISM", "%q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.SASLMechanism)
+	}
+	return errors.Join(errs...)
+}
+
+// brokers returns Brokers with blanks trimmed and empty entries dropped.
+func (c *Config) brokers() []string {
+	var out []string
+	for _, b := range c.Brokers {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Defaults of the fields whose zero value means "default".
+const (
+	defaultTopic           = "logs.{namespace}"
+	defaultKey             = "{pod}"
+	defaultCompression     = "lz4"
+	defaultBatchBytes      = 1 << 20
+	defaultMaxMessageBytes = 1 << 20
+)
+
+func (c *Config) topic() string {
+	if c.Topic == "" {
+		return defaultTopic
+	}
+	return c.Topic
+}
+
+func (c *Config) key() string {
+	if c.Key == "" {
+		return defaultKey
+	}
+	return c.Key
+}
+
+func (c *Config) batchBytes() int {
+	if c.BatchBytes <= 0 {
+		return defaultBatchBytes
+	}
+	return c.BatchBytes
+}
+
+func (c *Config) maxMessageBytes() int {
+	if c.MaxMessageBytes <= 0 {
+		return defaultMaxMessageBytes
+	}
+	return c.MaxMessageBytes
+}
+
+func (c *Config) compression() (kafka.Compression, error) {
+	name := c.Compression
+	if name == "" {
+		name = defaultCompression
+	}
+	switch name {
+	case "none":
+		return 0, nil
+	case "gzip":
+		return kafka.Gzip, nil
+	case "snappy":
+		return kafka.Snappy, nil
+	case "lz4":
+		return kafka.Lz4, nil
+	case "zstd":
+		return kafka.Zstd, nil
+	}
+	return 0, fmt.Errorf("%q: want none, gzip, snappy, lz4 or zstd", c.Compression)
+}
+
+func (c *Config) requiredAcks() (kafka.RequiredAcks, error) {
+	switch c.Acks {
+	case "all", "":
+		return kafka.RequireAll, nil
+	case "one", "1":
+		return kafka.RequireOne, nil
+	}
+	return 0, fmt.Errorf("%q: want all or one", c.Acks)
+}
+
+// checkTemplate reports a placeholder error in tmpl by expanding it for an
+// empty pod: only the syntax and the placeholder names are checked here; the
+// expanded topic is checked against the real pod by New.
+func checkTemplate(tmpl string) error {
+	_, err := podinfo.New(podinfo.Env{}, nil, nil).Expand(tmpl)
+	return err
 }

@@ -1,0 +1,44 @@
+package kafka
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/loglet/loglet/sidecar/internal/podinfo"
+)
+
+func TestCheckTopicName(t *testing.T) {
+	for _, good := range []string{"logs.shop", "a", "A-b_c.9", "logs.", strings.Repeat("x", 249)} {
+		if err := checkTopicName(good); err != nil {
+			t.Errorf("checkTopicName(%q): %v", good, err)
+		}
+	}
+	for _, bad := range []string{"", ".", "..", "logs/shop", "logs shop", "logs.é", strings.Repeat("x", 250)} {
+		if err := checkTopicName(bad); !errors.Is(err, ErrTopicName) {
+			t.Errorf("checkTopicName(%q) = %v, want ErrTopicName", bad, err)
+		}
+	}
+}
+
+func TestNewRoute(t *testing.T) {
+	pod := podinfo.New(podinfo.Env{Name: "web-1", Namespace: "shop"},
+		map[string]string{"team": "pay"}, map[string]string{"loglet/topic": "audit trail"})
+	rt, err := newRoute(pod, "logs.{namespace}.{label:team}", "{pod}")
+	if err != nil || rt.topic != "logs.shop.pay" || string(rt.key) != "web-1" {
+		t.Fatalf("newRoute = %+v, %v", rt, err)
+	}
+	if rt, err := newRoute(pod, "logs", "{label:none}"); err != nil || rt.key == nil || len(rt.key) != 0 {
+		t.Errorf("empty key: %+v, %v; want a non-nil empty key", rt, err)
+	}
+	for _, tt := range []struct{ topic, key, want string }{
+		{"{annotation:loglet/topic}", "{pod}", `LOGLET_KAFKA_TOPIC "{annotation:loglet/topic}" expands to an unusable topic: illegal topic name "audit trail"`},
+		{"{node}", "{pod}", "LOGLET_KAFKA_TOPIC \"{node}\" expands to an unusable topic: illegal topic name: empty"},
+		{"logs", "{nope}", "LOGLET_KAFKA_KEY: bad template"},
+	} {
+		_, err := newRoute(pod, tt.topic, tt.key)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("newRoute(%q, %q) = %v, want %q", tt.topic, tt.key, err, tt.want)
+		}
+	}
+}

@@ -1,0 +1,78 @@
+package kafka
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestReadPassword(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct{ content, want string }{
+		{"s3cret", "s3cret"}, {"s3cret\n", "s3cret"}, {"s3cret\r\n", "s3cret"}, {" pad \n", " pad "},
+	} {
+		got, err := readPassword(writeFile(t, dir, "pw", tt.content))
+		if err != nil || got != tt.want {
+			t.Errorf("readPassword(%q) = %q, %v; want %q", tt.content, got, err, tt.want)
+		}
+	}
+	if _, err := readPassword(writeFile(t, dir, "empty", "\n")); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Errorf("empty file: %v", err)
+	}
+	if _, err := readPassword(filepath.Join(dir, "absent")); err == nil {
+		t.Error("missing file: no error")
+	}
+}
+
+func TestSASLMechanism(t *testing.T) {
+	dir := t.TempDir()
+	pw := writeFile(t, dir, "pw", "hunter2\n")
+	for _, name := range []string{saslPlain, saslSCRAM256, saslSCRAM512} {
+		c := Config{SASLMechanism: name, SASLUsername: "loglet", SASLPasswordFile: pw}
+		m, err := c.saslMechanism()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if m.Name() != name {
+			t.Errorf("Name = %q, want %q", m.Name(), name)
+		}
+		if _, _, err := m.Start(context.Background()); err != nil {
+			t.Errorf("%s: Start: %v", name, err)
+		}
+	}
+	c := Config{SASLMechanism: saslPlain, SASLUsername: "u", SASLPasswordFile: filepath.Join(dir, "absent")}
+	if _, err := c.saslMechanism(); err == nil || !strings.HasPrefix(err.Error(), "LOGLET_KAFKA_SASL_PASSWORD_FILE: ") {
+		t.Errorf("missing password file: %v", err)
+	}
+}
+
+func TestTLSConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := writeFile(t, dir, "ca.pem", "not a certificate")
+	for _, tt := range []struct {
+		c    Config
+		want string
+	}{
+		{Config{TLS: true, TLSCAFile: filepath.Join(dir, "absent")}, "LOGLET_KAFKA_TLS_CA_FILE: open "},
+		{Config{TLS: true, TLSCAFile: notPEM}, "LOGLET_KAFKA_TLS_CA_FILE: no PEM certificate in "},
+		{Config{TLS: true, TLSCertFile: notPEM, TLSKeyFile: notPEM}, "LOGLET_KAFKA_TLS_CERT_FILE and LOGLET_KAFKA_TLS_KEY_FILE: "},
+	} {
+		if _, err := tt.c.tlsConfig(); err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("tlsConfig(%+v) = %v, want prefix %q", tt.c, err, tt.want)
+		}
+	}
+	if tc, err := (&Config{}).tlsConfig(); tc != nil || err != nil {
+		t.Errorf("TLS off: %v, %v", tc, err)
+	}
+}
