@@ -26,7 +26,9 @@ const rotateRetry = time.Second
 //
 // An Output is safe for concurrent use. Each Write goes whole, in one write
 // system call on a file opened with O_APPEND, to one file: records are
-// never interleaved, and never split by a rotation.
+// never interleaved, and never split by a rotation. Nothing is buffered in
+// the process: once Write returns the record is in the kernel, so a crash or
+// logrus' Fatal loses nothing already logged.
 //
 // Rotation cooperates with the loglet sidecar: when a record would take
 // <Pod>.log past MaxFileBytes, the file is renamed <Pod>-<UTC time>.log
