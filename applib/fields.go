@@ -8,13 +8,8 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// Integer is any integer type.
-type Integer interface {
-	~int | ~int8 | ~int16 | ~int32 | ~int64 | ~uint | ~uint8 | ~uint16 | ~uint32 | ~uint64 | ~uintptr
-}
-
-// Int is a metric written as a JSON integer.
-func Int[T Integer](key string, v T) slog.Attr {
+// Int is a metric written as a JSON integer; v may be of any integer type.
+func Int[T ~int | ~int8 | ~int16 | ~int32 | ~int64 | ~uint | ~uint8 | ~uint16 | ~uint32 | ~uint64 | ~uintptr](key string, v T) slog.Attr {
 	if v < 0 || uint64(v) <= 1<<63-1 {
 		return slog.Int64(key, int64(v))
 	}

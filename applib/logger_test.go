@@ -1,7 +1,6 @@
 package applib
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -358,23 +357,5 @@ func TestNilWriter(t *testing.T) {
 	}
 	if NewHandler(nil, nil).w != os.Stdout {
 		t.Error("NewHandler(nil, nil) does not write to os.Stdout")
-	}
-}
-
-// scanLines is bufio.Scanner over the file with room for long lines.
-func scanLines(t *testing.T, path string, fn func(line string)) {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		fn(sc.Text())
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
 	}
 }
