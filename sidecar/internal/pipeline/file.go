@@ -1,0 +1,174 @@
+package pipeline
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/loglet/loglet/sidecar/internal/checkpoint"
+	"github.com/loglet/loglet/sidecar/internal/sink"
+	"github.com/loglet/loglet/sidecar/internal/tail"
+)
+
+// fileState is where a tracked file is in its life.
+type fileState int
+
+const (
+	stateReading fileState = iota // a reader goroutine owns it
+	stateDormant                  // fully read and idle; no descriptor held
+	stateGone                     // deleted or vanished; forgotten once acknowledged
+)
+
+// file tracks one file, by identity, across renames: what was read, what was
+// handed to the sink, and the acknowledged prefix that the checkpoint saves.
+//
+// Concurrency: the fields under "lifecycle" are guarded by Pipeline.mu; those
+// under "acks" by file.mu, which is taken by the reader goroutine and by the
+// sink's acknowledging goroutines. Lock order: Pipeline.mu, then file.mu.
+type file struct {
+	id tail.Identity
+
+	// lifecycle (Pipeline.mu)
+	path      string
+	name      string
+	state     fileState
+	matched   bool // the name matches the include pattern
+	startAt   int64
+	fromState bool // startAt came from a checkpoint
+	toDelete  bool // fully read rotated file to remove once acknowledged
+	size      int64
+
+	// acks (file.mu)
+	mu        sync.Mutex
+	fp        tail.Fingerprint
+	fpSet     bool
+	idStr     string
+	gen       int      // bumped on truncation; acks of older generations do not move the checkpoint
+	fifo      []*batch // batches handed out and not yet popped, in file order
+	committed int64    // end of the acknowledged prefix
+	readEnd   int64    // end of what the reader has emitted
+	lastSaved int64
+	saved     bool // lastSaved is on disk
+}
+
+func (fl *file) setFingerprint(fp tail.Fingerprint) {
+	fl.fp, fl.fpSet = fp, true
+	fl.idStr = fmt.Sprintf("%d:%d:%s", fl.id.Dev, fl.id.Ino, fp)
+}
+
+// entry is the file's checkpoint, read under file.mu.
+func (fl *file) entry(path string) checkpoint.Entry {
+	return checkpoint.Entry{
+		ID: fl.idStr, Dev: fl.id.Dev, Ino: fl.id.Ino,
+		FPLen: fl.fp.Len, FP: fl.fp.String(),
+		Offset: fl.committed, Path: path,
+	}
+}
+
+// settled reports whether everything emitted has been acknowledged.
+func (fl *file) settled() bool {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	return len(fl.fifo) == 0 && fl.committed == fl.readEnd
+}
+
+// batch is a pooled sink.Batch with the memory its records live in.
+type batch struct {
+	sb      *sink.Batch
+	arena   []byte
+	offs    []recOff
+	file    *file
+	gen     int
+	end     int64 // file offset just past the batch's last consumed byte
+	acked   bool  // under file.mu
+	bytes   int
+	records int
+	p       *Pipeline
+}
+
+type recOff struct {
+	start, end int
+	time       time.Time
+	offset     int64
+}
+
+func (p *Pipeline) getBatch(fl *file) *batch {
+	b, _ := p.batches.Get().(*batch)
+	if b == nil {
+		b = &batch{p: p}
+		b.sb = sink.NewBatch(b.onAck)
+	}
+	b.file = fl
+	return b
+}
+
+func (p *Pipeline) putBatch(b *batch) {
+	if cap(b.arena) > 4*maxBatchBytes {
+		return // let an outsized arena go
+	}
+	b.sb.Reset()
+	b.arena, b.offs = b.arena[:0], b.offs[:0]
+	b.file, b.acked, b.bytes, b.records, b.end, b.gen = nil, false, 0, 0, 0, 0
+	p.batches.Put(b)
+}
+
+// seal fills the sink records from the arena once the batch is complete.
+func (b *batch) seal() {
+	recs := b.sb.Records[:0]
+	for _, o := range b.offs {
+		recs = append(recs, sink.Record{
+			Value: b.arena[o.start:o.end],
+			Time:  o.time,
+			Pos:   sink.Position{File: b.file.idStr, Offset: o.offset},
+		})
+	}
+	b.sb.Records = recs
+	b.bytes = len(b.arena)
+	b.records = len(b.offs)
+}
+
+// track appends b to its file's queue of handed-out batches.
+func (fl *file) track(b *batch) {
+	fl.mu.Lock()
+	b.gen = fl.gen
+	fl.fifo = append(fl.fifo, b)
+	if b.end > fl.readEnd {
+		fl.readEnd = b.end
+	}
+	fl.mu.Unlock()
+}
+
+// onAck is the sink's acknowledgement of the batch: it advances the file's
+// acknowledged prefix and releases the batch's memory budget.
+func (b *batch) onAck() {
+	p, n, bytes := b.p, b.records, b.bytes
+	b.complete() // b may be reused from here on
+	if n > 0 {
+		p.budget.release(bytes)
+		p.m.recordsAcked.Add(float64(n))
+		p.m.lastAck.SetToCurrentTime()
+	}
+}
+
+// complete marks b acknowledged and pops every acknowledged batch at the
+// head of the file's queue, moving the checkpoint over them.
+func (b *batch) complete() {
+	fl, p := b.file, b.p
+	fl.mu.Lock()
+	b.acked = true
+	var doneBuf [8]*batch
+	done := doneBuf[:0]
+	for len(fl.fifo) > 0 && fl.fifo[0].acked {
+		head := fl.fifo[0]
+		fl.fifo[0] = nil
+		fl.fifo = fl.fifo[1:]
+		if head.gen == fl.gen {
+			fl.committed = head.end
+		}
+		done = append(done, head)
+	}
+	fl.mu.Unlock()
+	for _, d := range done {
+		p.putBatch(d)
+	}
+}

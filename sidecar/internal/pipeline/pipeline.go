@@ -1,0 +1,434 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/loglet/loglet/sidecar/internal/checkpoint"
+	"github.com/loglet/loglet/sidecar/internal/parse"
+	"github.com/loglet/loglet/sidecar/internal/podinfo"
+	"github.com/loglet/loglet/sidecar/internal/sink"
+	"github.com/loglet/loglet/sidecar/internal/tail"
+)
+
+// Sink is where the pipeline hands its batches; see package sink for the
+// acknowledgement contract.
+type Sink interface {
+	// Send hands over a batch, blocking only for backpressure.
+	Send(ctx context.Context, b *sink.Batch) error
+	// Run does the sink's background work until ctx ends.
+	Run(ctx context.Context) error
+}
+
+// PodSource gives the current pod identity.
+type PodSource interface {
+	Pod() *podinfo.Pod
+}
+
+// Config is the pipeline's configuration; the sidecar's config package
+// fills it from the environment. Patterns and names are already expanded.
+type Config struct {
+	LogDir             string        // directory to watch
+	StateDir           string        // checkpoint directory
+	Include, Exclude   string        // file name patterns
+	ActiveFile         string        // the name the app writes to; never deleted
+	StartAtEnd         bool          // on first start, skip what existing files hold
+	PollInterval       time.Duration // discovery interval and longest idle read wait
+	RotateWait         time.Duration // idle time before a renamed, deleted or rotated file is let go
+	MultilineTimeout   time.Duration // idle time before a held-back multi-line record is sent
+	CheckpointInterval time.Duration // how often the checkpoint state is saved
+	ShutdownTimeout    time.Duration // how long shutdown waits for acknowledgements
+	MaxLineBytes       int           // longer lines are cut and marked
+	MaxOpenFiles       int           // files read at once
+	MaxBufferBytes     int           // unacknowledged record bytes before reading pauses
+	DeleteShipped      bool          // remove rotated files once acknowledged
+	Parse              parse.Options // field types and default zone
+}
+
+// Pipeline tails the files of a directory, turns their lines into records,
+// hands them to a Sink and checkpoints each file to the end of its
+// acknowledged prefix. See DESIGN.md beside this file.
+//
+// Concurrency: Run is called once; it owns every goroutine it starts (one
+// per file being read, the directory watcher and the sink's Run) and returns
+// only after all of them ended. Ready may be called from any goroutine.
+type Pipeline struct {
+	cfg     Config
+	sink    Sink
+	pods    PodSource
+	log     *slog.Logger
+	m       *metrics
+	store   checkpoint.Store
+	budget  *budget
+	batches sync.Pool
+	slots   chan struct{}
+	matcher tail.Matcher
+	active  string
+	wg      sync.WaitGroup // reader goroutines
+
+	mu    sync.Mutex
+	files map[tail.Identity]*file
+
+	lastSaved []checkpoint.Entry // checkpointer goroutine only
+}
+
+// New checks cfg and returns a Pipeline that is ready to Run.
+func New(cfg Config, s Sink, pods PodSource, log *slog.Logger, reg prometheus.Registerer) (*Pipeline, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m := tail.Matcher{Include: cfg.Include, Exclude: cfg.Exclude}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(cfg.LogDir)
+	if err != nil {
+		return nil, fmt.Errorf("log directory: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("log directory %s is not a directory", cfg.LogDir)
+	}
+	for name, d := range map[string]*time.Duration{"poll interval": &cfg.PollInterval, "rotate wait": &cfg.RotateWait,
+		"multiline timeout": &cfg.MultilineTimeout, "checkpoint interval": &cfg.CheckpointInterval} {
+		if *d <= 0 {
+			return nil, fmt.Errorf("%s %v is not positive", name, *d)
+		}
+	}
+	if cfg.MaxOpenFiles <= 0 || cfg.MaxBufferBytes <= 0 || cfg.MaxLineBytes <= 0 {
+		return nil, errors.New("max open files, max buffer bytes and max line bytes must be positive")
+	}
+	p := &Pipeline{
+		cfg: cfg, sink: s, pods: pods, log: log,
+		store:   checkpoint.Store{Dir: cfg.StateDir},
+		budget:  newBudget(cfg.MaxBufferBytes),
+		slots:   make(chan struct{}, cfg.MaxOpenFiles),
+		matcher: m,
+		active:  cfg.ActiveFile,
+		files:   make(map[tail.Identity]*file),
+	}
+	p.m, err = newMetrics(reg, func() float64 { return float64(p.budget.inUse()) })
+	if err != nil {
+		return nil, fmt.Errorf("register metrics: %w", err)
+	}
+	return p, nil
+}
+
+// Ready reports whether the checkpoint state can be written.
+func (p *Pipeline) Ready() error { return p.store.Writable() }
+
+// Run ships the files until ctx ends, then shuts down: every file is read to
+// its current end and handed to the sink, acknowledgements are awaited for up
+// to ShutdownTimeout, and the checkpoints are saved. It returns nil after a
+// shutdown, even one that timed out (the checkpoints then stop at what was
+// acknowledged, and the rest is sent again after a restart).
+func (p *Pipeline) Run(ctx context.Context) error {
+	entries, err := p.store.Load()
+	firstStart := entries == nil
+	if cerr := (*checkpoint.CorruptError)(nil); errors.As(err, &cerr) {
+		p.log.Error("checkpoint state unusable; starting without it, as LOGLET_START_AT says", "err", err)
+	} else if err != nil {
+		return err
+	}
+	if _, statErr := os.Stat(p.store.Path()); statErr == nil && err == nil {
+		firstStart = false
+	}
+
+	// Sends outlive ctx by ShutdownTimeout, so a shutdown can still hand over
+	// what it reads and wait for acknowledgements.
+	sendCtx, cancelSend := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelSend()
+	sinkCtx, cancelSink := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelSink()
+
+	var bg sync.WaitGroup
+	bg.Go(func() {
+		if err := p.sink.Run(sinkCtx); err != nil {
+			p.log.Error("sink stopped", "err", err)
+		}
+	})
+	changed := make(chan struct{}, 1)
+	bg.Go(func() {
+		if err := tail.Watch(ctx, p.cfg.LogDir, p.cfg.PollInterval, changed); err != nil {
+			p.log.Error("watch log directory", "err", err)
+		}
+	})
+
+	byID := make(map[tail.Identity]checkpoint.Entry, len(entries))
+	for _, e := range entries {
+		byID[tail.Identity{Dev: e.Dev, Ino: e.Ino}] = e
+	}
+	p.scan(ctx, sendCtx, byID, firstStart)
+	p.saveCheckpoints()
+
+	cp := time.NewTicker(p.cfg.CheckpointInterval)
+	defer cp.Stop()
+	rescan := time.NewTicker(max(4*p.cfg.PollInterval, time.Second))
+	defer rescan.Stop()
+	for ctx.Err() == nil {
+		select {
+		case <-changed:
+			p.scan(ctx, sendCtx, nil, false)
+		case <-rescan.C:
+			p.scan(ctx, sendCtx, nil, false)
+		case <-cp.C:
+			p.saveCheckpoints()
+		case <-ctx.Done():
+		}
+	}
+
+	p.log.Info("shutting down: reading files to their end and waiting for acknowledgements", "timeout", p.cfg.ShutdownTimeout)
+	deadline := time.AfterFunc(p.cfg.ShutdownTimeout, cancelSend)
+	defer deadline.Stop()
+	p.wg.Wait()
+	p.waitSettled(sendCtx)
+	p.saveCheckpoints()
+	if n := p.budget.inUse(); n > 0 {
+		p.log.Warn("shutdown timed out with records unacknowledged; they will be sent again after a restart", "bytes", n)
+	}
+	cancelSink()
+	bg.Wait()
+	p.log.Info("stopped")
+	return nil
+}
+
+// waitSettled waits until every handed-out batch is acknowledged, or ctx ends.
+func (p *Pipeline) waitSettled(ctx context.Context) {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if p.allSettled() {
+			return
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (p *Pipeline) allSettled() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, fl := range p.files {
+		if !fl.settled() {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *Pipeline) setState(fl *file, s fileState) {
+	p.mu.Lock()
+	fl.state = s
+	p.mu.Unlock()
+}
+
+// startLocked starts a reader goroutine for fl. p.mu is held.
+func (p *Pipeline) startLocked(ctx, sendCtx context.Context, fl *file) {
+	if ctx.Err() != nil {
+		return
+	}
+	fl.state = stateReading
+	fl.toDelete = false
+	p.wg.Add(1)
+	go p.readFile(ctx, sendCtx, fl)
+}
+
+// scan lists the directory and reconciles it with the tracked files: new
+// files get a reader, renamed ones a new name, dormant ones that grew a new
+// reader, and vanished ones are let go. The first scan (entries != nil)
+// also resumes files that have a checkpoint but no longer match the include
+// pattern (renamed away while the sidecar was down).
+func (p *Pipeline) scan(ctx, sendCtx context.Context, entries map[tail.Identity]checkpoint.Entry, firstStart bool) {
+	found, err := tail.Scan(p.cfg.LogDir, p.matcher, true)
+	if err != nil {
+		p.log.Error("scan log directory", "err", err)
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	seen := make(map[tail.Identity]bool, len(found))
+	for _, fd := range found {
+		matched := p.matcher.Match(fd.Name)
+		fl := p.files[fd.ID]
+		if fl == nil {
+			e, hasEntry := entries[fd.ID]
+			if !matched && !hasEntry {
+				continue
+			}
+			fl = &file{id: fd.ID, path: fd.Path, name: fd.Name, matched: matched, size: fd.Info.Size()}
+			switch {
+			case hasEntry:
+				fl.committed, fl.readEnd = e.Offset, e.Offset
+				fl.setFingerprint(tail.Fingerprint{Len: e.FPLen, Sum: parseHex(e.FP)})
+			case firstStart && entries != nil && p.cfg.StartAtEnd:
+				fl.committed, fl.readEnd = fd.Info.Size(), fd.Info.Size()
+			}
+			p.files[fd.ID] = fl
+			seen[fd.ID] = true
+			p.log.Info("tracking log file", "path", fd.Path, "offset", fl.committed)
+			p.startLocked(ctx, sendCtx, fl)
+			continue
+		}
+		seen[fd.ID] = true
+		if fl.path != fd.Path {
+			if fl.name == p.active {
+				p.m.rotations.Inc()
+			}
+			p.log.Info("log file renamed", "from", fl.name, "to", fd.Name)
+			p.m.lagBytes.DeleteLabelValues(fl.name)
+			fl.path, fl.name = fd.Path, fd.Name
+		}
+		fl.matched = matched
+		fl.size = fd.Info.Size()
+		if fl.state == stateDormant {
+			fl.mu.Lock()
+			readEnd := fl.readEnd
+			fl.mu.Unlock()
+			if fd.Info.Size() != readEnd {
+				p.startLocked(ctx, sendCtx, fl)
+			}
+		}
+	}
+	for id, fl := range p.files {
+		if seen[id] {
+			continue
+		}
+		if fl.matched && fl.name == p.active {
+			p.m.rotations.Inc() // the active file was deleted
+		}
+		fl.matched = false
+		if fl.state == stateDormant {
+			fl.state = stateGone
+		}
+	}
+}
+
+// saveCheckpoints writes the state when it changed, forgets files that are
+// gone and acknowledged, and removes rotated files that are fully shipped.
+func (p *Pipeline) saveCheckpoints() {
+	type candidate struct {
+		fl   *file
+		path string
+	}
+	var remove []candidate
+	p.mu.Lock()
+	entries := make([]checkpoint.Entry, 0, len(p.files))
+	for id, fl := range p.files {
+		fl.mu.Lock()
+		settled := len(fl.fifo) == 0 && fl.committed == fl.readEnd
+		if fl.idStr != "" {
+			entries = append(entries, fl.entry(fl.name))
+		}
+		lag := fl.size - fl.committed
+		savedAll := fl.saved && fl.lastSaved == fl.committed && fl.committed >= fl.size
+		fl.mu.Unlock()
+		p.m.lagBytes.WithLabelValues(fl.name).Set(float64(max(lag, 0)))
+		switch {
+		case fl.state == stateGone && settled:
+			delete(p.files, id)
+			p.m.lagBytes.DeleteLabelValues(fl.name)
+		case fl.toDelete && fl.state == stateDormant && settled && savedAll && fl.name != p.active:
+			remove = append(remove, candidate{fl, fl.path})
+		}
+	}
+	p.mu.Unlock()
+
+	slices.SortFunc(entries, func(a, b checkpoint.Entry) int { return strings.Compare(a.ID, b.ID) })
+	if p.lastSaved == nil || !slices.Equal(entries, p.lastSaved) {
+		if err := p.store.Save(entries); err != nil {
+			p.m.checkpointErrs.Inc()
+			p.log.Error("save checkpoints", "err", err)
+			return
+		}
+		p.lastSaved = entries
+		p.markSaved(entries)
+	}
+
+	for _, c := range remove {
+		p.removeShipped(c.fl, c.path)
+	}
+}
+
+func (p *Pipeline) markSaved(entries []checkpoint.Entry) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range entries {
+		if fl := p.files[tail.Identity{Dev: e.Dev, Ino: e.Ino}]; fl != nil {
+			fl.mu.Lock()
+			if fl.idStr == e.ID {
+				fl.lastSaved, fl.saved = e.Offset, true
+			}
+			fl.mu.Unlock()
+		}
+	}
+}
+
+// removeShipped deletes a rotated file whose every line is acknowledged and
+// checkpointed, after checking that path still names that file.
+func (p *Pipeline) removeShipped(fl *file, path string) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return
+	}
+	if id, _ := tail.IdentityOf(fi); id != fl.id {
+		return
+	}
+	fl.mu.Lock()
+	complete := fl.committed == fi.Size()
+	fl.mu.Unlock()
+	if !complete {
+		return // it grew after all; the next scan restarts its reader
+	}
+	if err := os.Remove(path); err != nil {
+		p.log.Error("remove shipped file", "path", path, "err", err)
+		return
+	}
+	p.log.Info("removed shipped rotated file", "path", path)
+	p.m.deleted.Inc()
+	p.mu.Lock()
+	fl.state = stateGone
+	p.mu.Unlock()
+}
+
+// isRotationOfActive reports whether name looks like a rotated copy of the
+// active file: "<stem>.<anything>", "<stem>-<anything>" or
+// "<stem>_<anything>", where the active file is "<stem>.log". Only such files
+// are ever removed by LOGLET_DELETE_SHIPPED.
+func (p *Pipeline) isRotationOfActive(name string) bool {
+	if p.active == "" || name == p.active {
+		return false
+	}
+	stem := strings.TrimSuffix(p.active, filepath.Ext(p.active))
+	return len(name) > len(stem)+1 && strings.HasPrefix(name, stem) && strings.ContainsRune(".-_", rune(name[len(stem)]))
+}
+
+func parseHex(s string) uint64 {
+	var v uint64
+	for _, c := range []byte(s) {
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0
+		}
+		v = v<<4 | uint64(d)
+	}
+	return v
+}
