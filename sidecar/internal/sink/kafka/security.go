@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
@@ -65,7 +66,7 @@ func (c *Config) tlsConfig() (*tls.Config, error) {
 // checks the password file now; the password is read again for every new
 // connection, so a rotated Secret is picked up without a restart, and it is
 // kept nowhere else.
-func (c *Config) saslMechanism() (sasl.Mechanism, error) {
+func (c *Config) saslMechanism() (*fileMechanism, error) {
 	if c.SASLMechanism == "" {
 		return nil, nil
 	}
@@ -76,10 +77,18 @@ func (c *Config) saslMechanism() (sasl.Mechanism, error) {
 	return m, nil
 }
 
-// fileMechanism is a SASL mechanism whose password lives in a file.
-// It is safe for concurrent use: it holds no mutable state.
+// fileMechanism is a SASL mechanism whose password lives in a file. It
+// also counts the exchanges the broker cut short: some brokers answer bad
+// credentials by closing the connection, which the client sees only as an
+// unexpected EOF.
+//
+// Concurrency: safe for concurrent use.
 type fileMechanism struct {
 	name, user, file string
+
+	mu         sync.Mutex
+	gen        int // incremented by reset
+	unfinished int // exchanges of generation gen started and not finished
 }
 
 // Name is the mechanism's name as the broker knows it.
@@ -91,7 +100,52 @@ func (m *fileMechanism) Start(ctx context.Context) (sasl.StateMachine, []byte, e
 	if err != nil {
 		return nil, nil, err
 	}
-	return mech.Start(ctx)
+	sm, ir, err := mech.Start(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.unfinished++
+	return &session{StateMachine: sm, m: m, gen: m.gen}, ir, nil
+}
+
+// interrupted reports whether an exchange was started and not finished
+// since the last reset.
+func (m *fileMechanism) interrupted() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.unfinished > 0
+}
+
+// reset forgets the exchanges started so far: a request just succeeded.
+func (m *fileMechanism) reset() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.gen++
+	m.unfinished = 0
+}
+
+// session is one SASL exchange, reporting its end to its mechanism.
+type session struct {
+	sasl.StateMachine
+	m    *fileMechanism
+	gen  int
+	done bool
+}
+
+// Next continues the exchange.
+func (s *session) Next(ctx context.Context, challenge []byte) (bool, []byte, error) {
+	done, resp, err := s.StateMachine.Next(ctx, challenge)
+	if done && err == nil && !s.done {
+		s.done = true
+		s.m.mu.Lock()
+		if s.m.gen == s.gen {
+			s.m.unfinished--
+		}
+		s.m.mu.Unlock()
+	}
+	return done, resp, err
 }
 
 func (m *fileMechanism) mechanism() (sasl.Mechanism, error) {

@@ -1,0 +1,75 @@
+package kafka
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the Kafka output's Prometheus metrics. They are registered on
+// the Registerer given to New, never on a global registry.
+type metrics struct {
+	sent       prometheus.Counter
+	acked      prometheus.Counter
+	ackedBytes prometheus.Counter
+	truncated  prometheus.Counter
+	requests   prometheus.Counter
+	errors     *prometheus.CounterVec
+	latency    prometheus.Histogram
+	queued     prometheus.Gauge
+	lastAck    prometheus.Gauge
+	ready      prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		sent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loglet_kafka_records_sent_total",
+			Help: "Records put in produce requests, counting each retry again.",
+		}),
+		acked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loglet_kafka_records_acked_total",
+			Help: "Records the brokers acknowledged with the configured acks.",
+		}),
+		ackedBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loglet_kafka_acked_bytes_total",
+			Help: "Bytes of record values the brokers acknowledged.",
+		}),
+		truncated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loglet_kafka_records_truncated_total",
+			Help: "Records shortened to fit LOGLET_KAFKA_MAX_MESSAGE_BYTES.",
+		}),
+		requests: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loglet_kafka_produce_requests_total",
+			Help: "Produce requests sent, counting each retry again.",
+		}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loglet_kafka_send_errors_total",
+			Help: "Failed produce or metadata requests, by kind (" + kindList + ").",
+		}, []string{"kind"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "loglet_kafka_produce_seconds",
+			Help:    "Time from sending a produce request to its acknowledgement.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
+		}),
+		queued: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "loglet_kafka_queued_bytes",
+			Help: "Bytes of records handed to the Kafka output and not yet acknowledged.",
+		}),
+		lastAck: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "loglet_kafka_last_ack_timestamp_seconds",
+			Help: "Unix time of the last acknowledgement from Kafka.",
+		}),
+		ready: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "loglet_kafka_ready",
+			Help: "1 when the last request to Kafka succeeded recently and no non-retriable error is pending, else 0.",
+		}),
+	}
+	for _, k := range kinds {
+		m.errors.WithLabelValues(k.name) // export zeros, so rate() works from the start
+	}
+	for _, c := range []prometheus.Collector{m.sent, m.acked, m.ackedBytes, m.truncated, m.requests, m.errors, m.latency, m.queued, m.lastAck, m.ready} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}

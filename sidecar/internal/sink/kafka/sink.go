@@ -1,0 +1,641 @@
+package kafka
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+	metadataAPI "github.com/segmentio/kafka-go/protocol/metadata"
+
+	"github.com/loglet/loglet/sidecar/internal/podinfo"
+	"github.com/loglet/loglet/sidecar/internal/sink"
+)
+
+// Tuning constants.
+const (
+	minBackoff     = 100 * time.Millisecond // first retry delay
+	maxBackoff     = 5 * time.Second        // retry delay cap
+	requestTimeout = 30 * time.Second       // one produce or metadata request
+	pingInterval   = 10 * time.Second       // health check while idle
+	staleAfter     = 30 * time.Second       // Ready fails after failing this long
+	metadataTTL    = 5 * time.Second        // how stale partition leaders may be
+	idleConnTime   = 4 * time.Minute        // below the brokers' connections.max.idle.ms
+	// batchOverhead is what a produce request adds to its records: request
+	// and record batch headers. recordOverhead is what one record adds to
+	// its key, value and file name: lengths, deltas and the other headers.
+	batchOverhead  = 256
+	recordOverhead = 80
+)
+
+// ErrStopped is returned by Send once Run has returned.
+var ErrStopped = errors.New("kafka output stopped")
+
+// Sink is the `kafka` output. Send queues batches; Run produces them in
+// order, one request at a time, retrying every failure with capped
+// exponential backoff for as long as it takes, and acknowledges each batch
+// once the broker acknowledged all its records. Nothing is dropped: a
+// record over LOGLET_KAFKA_MAX_MESSAGE_BYTES is shortened and marked
+// truncated, and one the broker refuses for good (authorization, missing
+// topic, size) is retried until the operator fixes the cause, with Ready
+// failing meanwhile.
+//
+// All records go to the topic and key expanded from the templates for the
+// current pod identity; the partition is the murmur2 hash of the key, as in
+// the Java client, so one pod's records stay in order on one partition.
+//
+// Concurrency: Send and Ready may be called from any goroutine. Run is
+// called once by the owner, is the only goroutine that talks to Kafka, and
+// calls [sink.Batch.Ack] from its own goroutine: an Ack callback must not
+// wait for Send to return.
+type Sink struct {
+	cfg        Config
+	pods       func() *podinfo.Pod
+	log        *slog.Logger
+	m          *metrics
+	addr       net.Addr
+	acks       kafka.RequiredAcks
+	codec      kafka.Compression
+	tls        *tls.Config
+	sasl       *fileMechanism // nil without SASL
+	batchBytes int
+	maxQueued  int           // Send blocks beyond this many queued bytes
+	staleAfter time.Duration // see staleAfter
+	minBackoff time.Duration // see minBackoff
+	maxBackoff time.Duration // see maxBackoff
+	running    atomic.Bool
+
+	// Owned by Run.
+	rt          route
+	badPod      *podinfo.Pod // last pod whose templates did not expand
+	transport   *kafka.Transport
+	client      *kafka.Client
+	maxRequest  int // request size limit learned from MESSAGE_TOO_LARGE
+	logKind     errKind
+	logAt       time.Time
+	failures    int
+	failedSince time.Time
+
+	mu      sync.Mutex
+	queue   []pending
+	head    int // records of queue[0] already acknowledged
+	queued  int // bytes in queue
+	wake    chan struct{}
+	space   chan struct{} // closed and replaced when batches leave the queue
+	stopped chan struct{} // closed when Run returns
+	done    bool
+
+	hmu     sync.Mutex
+	lastOK  time.Time
+	lastErr error // the last failure since lastOK
+	fatal   error // the last non-retriable failure since lastOK
+}
+
+// pending is a queued batch.
+type pending struct {
+	b     *sink.Batch
+	bytes int
+	at    time.Time
+}
+
+// New checks cfg (Validate), reads the TLS and SASL files, expands the
+// topic and key templates for pods() and checks the topic name, and
+// registers the metrics on reg. Every error names the LOGLET_KAFKA_
+// variable at fault. pods returns the current pod identity (for example
+// podinfo.Source.Pod); a nil logger discards logs; a nil reg registers
+// nowhere. New does not connect: Run does.
+func New(cfg Config, pods func() *podinfo.Pod, logger *slog.Logger, reg prometheus.Registerer) (*Sink, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if pods == nil {
+		return nil, errors.New("kafka output: no pod identity")
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	acks, _ := cfg.requiredAcks()
+	codec, _ := cfg.compression()
+	tc, err := cfg.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
+	mech, err := cfg.saslMechanism()
+	if err != nil {
+		return nil, err
+	}
+	rt, err := newRoute(pods(), cfg.topic(), cfg.key())
+	if err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("kafka output metrics: %w", err)
+	}
+	if cfg.TLSInsecureSkipVerify {
+		logger.Warn("LOGLET_KAFKA_TLS_INSECURE_SKIP_VERIFY is true: the brokers' certificates are not verified, so anyone on the network path can read and alter the logs")
+	}
+	s := &Sink{
+		cfg:        cfg,
+		pods:       pods,
+		log:        logger,
+		m:          m,
+		addr:       kafka.TCP(cfg.brokers()...),
+		acks:       acks,
+		codec:      codec,
+		tls:        tc,
+		sasl:       mech,
+		batchBytes: cfg.batchBytes(),
+		staleAfter: staleAfter,
+		minBackoff: minBackoff,
+		maxBackoff: maxBackoff,
+		rt:         rt,
+		wake:       make(chan struct{}, 1),
+		space:      make(chan struct{}),
+		stopped:    make(chan struct{}),
+	}
+	s.maxQueued = 4 * s.batchBytes
+	s.maxRequest = s.batchBytes
+	return s, nil
+}
+
+// Topic returns the topic records currently go to.
+func (s *Sink) Topic() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rt.topic
+}
+
+// Send queues b for delivery and returns. It blocks while the queue holds
+// more than four LOGLET_KAFKA_BATCH_BYTES (a batch is always accepted into
+// an empty queue), until ctx ends (returning its error) or Run has returned
+// (returning ErrStopped). b is acknowledged later, from Run.
+func (s *Sink) Send(ctx context.Context, b *sink.Batch) error {
+	n := b.Bytes()
+	for {
+		s.mu.Lock()
+		if s.done {
+			s.mu.Unlock()
+			return ErrStopped
+		}
+		if len(s.queue) == 0 || s.queued+n <= s.maxQueued {
+			s.queue = append(s.queue, pending{b: b, bytes: n, at: time.Now()})
+			s.queued += n
+			s.mu.Unlock()
+			s.m.queued.Add(float64(n))
+			select {
+			case s.wake <- struct{}{}:
+			default:
+			}
+			return nil
+		}
+		space := s.space
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.stopped:
+			return ErrStopped
+		case <-space:
+		}
+	}
+}
+
+// Run delivers queued batches until ctx ends, then returns nil, leaving
+// what is not acknowledged unacknowledged. To drain at shutdown, stop
+// calling Send, wait (with a deadline) until the batches sent are
+// acknowledged, then cancel ctx. Run may be called only once.
+func (s *Sink) Run(ctx context.Context) error {
+	if !s.running.CompareAndSwap(false, true) {
+		return errors.New("kafka output: Run called twice")
+	}
+	defer func() {
+		s.mu.Lock()
+		s.done = true
+		close(s.stopped)
+		s.mu.Unlock()
+		s.closeTransport()
+	}()
+
+	idle := time.NewTimer(0) // check the connection at once
+	defer idle.Stop()
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
+	defer linger.Stop()
+	for {
+		s.mu.Lock()
+		work := len(s.queue) > 0
+		var wait time.Duration
+		if work && s.queued < s.batchBytes {
+			wait = s.cfg.Linger - time.Since(s.queue[0].at)
+		}
+		s.mu.Unlock()
+
+		switch {
+		case !work:
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-s.wake:
+			case <-idle.C:
+				s.check(ctx)
+				idle.Reset(pingInterval)
+			}
+			continue
+		case wait > 0:
+			linger.Reset(wait)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-s.wake:
+				continue // more data: maybe the batch is full now
+			case <-linger.C:
+			}
+		}
+		s.deliver(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		idle.Reset(pingInterval)
+	}
+}
+
+// entry is one record of a produce request.
+type entry struct {
+	rec   *sink.Record
+	value []byte // rec.Value, or its shortened copy
+}
+
+// deliver produces the records at the head of the queue, at most one
+// request's worth, retrying until the broker acknowledges them or ctx ends,
+// then acknowledges the batches they complete.
+func (s *Sink) deliver(ctx context.Context) {
+	rt := s.route()
+	entries := s.take(rt)
+	for attempt := 0; len(entries) > 0; attempt++ {
+		err := s.produce(ctx, rt, entries)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		kind, err := s.classify(err)
+		if kind == kindTooLarge && len(entries) > 1 {
+			// The broker's limit is below our request size: halve
+			// the request and remember the limit.
+			size := requestBytes(rt, entries)
+			s.maxRequest = max(size/2, 1)
+			s.log.Warn("Kafka refused a produce request as too large; sending smaller ones (lower LOGLET_KAFKA_BATCH_BYTES to the brokers' message.max.bytes)",
+				"topic", rt.topic, "request_bytes", size, "records", len(entries))
+			entries = entries[:len(entries)/2]
+			continue
+		}
+		s.failed(kind, err, rt.topic)
+		if kind == kindLeader {
+			s.closeTransport() // fetch fresh metadata
+		}
+		t := time.NewTimer(s.backoff(attempt))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		rt = s.route()
+	}
+	s.complete(entries)
+}
+
+// backoff is the delay before retry attempt+1: exponential from minBackoff,
+// capped at maxBackoff, with 20% jitter.
+func (s *Sink) backoff(attempt int) time.Duration {
+	d := s.maxBackoff
+	if attempt < 16 {
+		d = min(s.minBackoff<<attempt, s.maxBackoff)
+	}
+	return d - time.Duration(rand.Int64N(int64(d)/5+1))
+}
+
+// take returns the next request's records: from the first record not yet
+// acknowledged, as many as fit in the request size limit (at least one).
+// Records over the message size limit are shortened here, once.
+func (s *Sink) take(rt route) []entry {
+	limit := min(s.batchBytes, s.maxRequest) - batchOverhead
+	var entries []entry
+	size := 0
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for qi, p := range s.queue {
+		start := 0
+		if qi == 0 {
+			start = s.head
+		}
+		for ri := start; ri < len(p.b.Records); ri++ {
+			r := &p.b.Records[ri]
+			e := entry{rec: r, value: r.Value}
+			if vmax := s.valueLimit(rt, r); len(e.value) > vmax {
+				e.value = shorten(e.value, vmax)
+				s.m.truncated.Inc()
+			}
+			n := recordBytes(rt, e)
+			if len(entries) > 0 && size+n > limit {
+				return entries
+			}
+			entries = append(entries, e)
+			size += n
+		}
+	}
+	return entries
+}
+
+// valueLimit is the longest value of r that keeps the record, alone in a
+// request, within LOGLET_KAFKA_MAX_MESSAGE_BYTES.
+func (s *Sink) valueLimit(rt route, r *sink.Record) int {
+	return s.cfg.maxMessageBytes() - batchOverhead - recordOverhead - len(rt.key) - len(r.Pos.File)
+}
+
+func recordBytes(rt route, e entry) int {
+	return len(e.value) + len(rt.key) + len(e.rec.Pos.File) + recordOverhead
+}
+
+func requestBytes(rt route, entries []entry) int {
+	n := batchOverhead
+	for _, e := range entries {
+		n += recordBytes(rt, e)
+	}
+	return n
+}
+
+// complete records entries as acknowledged: it removes the batches they
+// finish from the queue, wakes blocked Sends, and then acknowledges the
+// batches, in queue order.
+func (s *Sink) complete(entries []entry) {
+	nbytes := 0
+	for _, e := range entries {
+		nbytes += len(e.value)
+	}
+	var done []*sink.Batch
+	s.mu.Lock()
+	left, popped, freed := len(entries), 0, 0
+	for _, p := range s.queue {
+		rest := len(p.b.Records) - s.head
+		if rest > left {
+			s.head += left
+			break
+		}
+		left -= rest
+		s.head = 0
+		done = append(done, p.b)
+		freed += p.bytes
+		popped++
+	}
+	s.queue = slices.Delete(s.queue, 0, popped)
+	s.queued -= freed
+	if popped > 0 {
+		close(s.space)
+		s.space = make(chan struct{})
+	}
+	s.mu.Unlock()
+
+	if len(entries) > 0 {
+		s.m.acked.Add(float64(len(entries)))
+		s.m.ackedBytes.Add(float64(nbytes))
+		s.m.lastAck.SetToCurrentTime()
+	}
+	s.m.queued.Sub(float64(freed))
+	for _, b := range done {
+		b.Ack()
+	}
+}
+
+// route returns where records go for the current pod identity. When the
+// identity changed and the templates no longer give a legal topic, it keeps
+// the last good route and logs the problem once.
+func (s *Sink) route() route {
+	pod := s.pods()
+	if pod == s.rt.pod || pod == s.badPod {
+		return s.rt
+	}
+	rt, err := newRoute(pod, s.cfg.topic(), s.cfg.key())
+	if err != nil {
+		s.badPod = pod
+		s.m.errors.WithLabelValues(kindBadTopic.name).Inc()
+		s.log.Error("pod metadata changed and the topic or key template no longer expands to a usable value; keeping the previous topic and key",
+			"topic", s.rt.topic, "error", err)
+		return s.rt
+	}
+	if rt.topic != s.rt.topic {
+		s.log.Info("pod metadata changed: records now go to another topic", "topic", rt.topic, "previous_topic", s.rt.topic)
+	}
+	s.mu.Lock()
+	s.rt = rt
+	s.mu.Unlock()
+	return rt
+}
+
+// produce sends entries in one produce request and waits for the broker's
+// acknowledgement.
+func (s *Sink) produce(ctx context.Context, rt route, entries []entry) error {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	partition, err := s.partition(ctx, rt)
+	if err != nil {
+		return err
+	}
+	s.m.requests.Inc()
+	s.m.sent.Add(float64(len(entries)))
+	start := time.Now()
+	res, err := s.client.Produce(ctx, &kafka.ProduceRequest{
+		Topic:        rt.topic,
+		Partition:    partition,
+		RequiredAcks: s.acks,
+		Compression:  s.codec,
+		Records:      newRecordReader(rt.key, entries),
+	})
+	if err == nil && res != nil && res.Error != nil {
+		err = res.Error
+	}
+	if err != nil {
+		return fmt.Errorf("produce %d records to %s partition %d: %w", len(entries), rt.topic, partition, err)
+	}
+	s.m.latency.Observe(time.Since(start).Seconds())
+	s.succeeded()
+	return nil
+}
+
+// partition returns the partition for rt's key from the topic's metadata,
+// asking the broker to create the topic when it does not exist (which it
+// does only with auto.create.topics.enable).
+func (s *Sink) partition(ctx context.Context, rt route) (int, error) {
+	s.openTransport(rt.topic)
+	res, err := s.transport.RoundTrip(ctx, s.addr, &metadataAPI.Request{
+		TopicNames:             []string{rt.topic},
+		AllowAutoTopicCreation: true,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("metadata of %s: %w", rt.topic, err)
+	}
+	for _, t := range res.(*metadataAPI.Response).Topics {
+		if t.Name != rt.topic {
+			continue
+		}
+		if t.ErrorCode != 0 {
+			return 0, fmt.Errorf("metadata of %s: %w", rt.topic, kafka.Error(t.ErrorCode))
+		}
+		if len(t.Partitions) == 0 {
+			return 0, fmt.Errorf("metadata of %s: %w", rt.topic, kafka.LeaderNotAvailable)
+		}
+		ids := make([]int, len(t.Partitions))
+		for i, p := range t.Partitions {
+			ids[i] = int(p.PartitionIndex)
+		}
+		slices.Sort(ids)
+		return kafka.Murmur2Balancer{}.Balance(kafka.Message{Key: rt.key}, ids...), nil
+	}
+	return 0, fmt.Errorf("metadata of %s: %w", rt.topic, kafka.UnknownTopicOrPartition)
+}
+
+// check asks the cluster for the topic's metadata and for its API versions
+// (always a real round trip), to keep Ready truthful while idle.
+func (s *Sink) check(parent context.Context) {
+	ctx, cancel := context.WithTimeout(parent, requestTimeout)
+	defer cancel()
+	rt := s.route()
+	_, err := s.partition(ctx, rt)
+	if err == nil {
+		_, err = s.client.ApiVersions(ctx, &kafka.ApiVersionsRequest{})
+		if err != nil {
+			err = fmt.Errorf("reach brokers: %w", err)
+		}
+	}
+	switch {
+	case err == nil:
+		s.succeeded()
+	case parent.Err() == nil:
+		kind, err := s.classify(err)
+		s.failed(kind, err, rt.topic)
+	}
+}
+
+func (s *Sink) openTransport(topic string) {
+	if s.transport != nil && s.transport.MetadataTopics[0] == topic {
+		return
+	}
+	s.closeTransport()
+	s.transport = &kafka.Transport{
+		Dial:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialTimeout:    10 * time.Second,
+		IdleTimeout:    idleConnTime,
+		MetadataTTL:    metadataTTL,
+		MetadataTopics: []string{topic},
+		ClientID:       "loglet",
+		TLS:            s.tls,
+	}
+	if s.sasl != nil {
+		s.transport.SASL = s.sasl
+	}
+	s.client = &kafka.Client{Addr: s.addr, Timeout: requestTimeout, Transport: s.transport}
+}
+
+func (s *Sink) closeTransport() {
+	if s.transport != nil {
+		s.transport.CloseIdleConnections()
+		s.transport, s.client = nil, nil
+	}
+}
+
+// classify returns the kind of a delivery error, and the error, explained
+// when the broker closed the connection during SASL authentication.
+func (s *Sink) classify(err error) (errKind, error) {
+	kind := classify(err)
+	if kind == kindNetwork && s.sasl != nil && s.sasl.interrupted() {
+		return kindAuthentication, fmt.Errorf("the broker closed the connection during SASL %s authentication as %q: %w", s.sasl.name, s.sasl.user, err)
+	}
+	return kind, err
+}
+
+// succeeded records a successful request.
+func (s *Sink) succeeded() {
+	if s.sasl != nil {
+		s.sasl.reset()
+	}
+	if s.failures > 0 {
+		s.log.Info("Kafka requests succeed again", "failed_attempts", s.failures, "after", time.Since(s.failedSince).Round(time.Millisecond))
+		s.failures, s.logKind, s.logAt = 0, errKind{}, time.Time{}
+	}
+	s.hmu.Lock()
+	s.lastOK, s.lastErr, s.fatal = time.Now(), nil, nil
+	s.hmu.Unlock()
+	s.m.ready.Set(1)
+}
+
+// hints tell the operator what to do about a non-retriable error.
+var hints = map[errKind]string{
+	kindAuthentication: "check LOGLET_KAFKA_SASL_MECHANISM, LOGLET_KAFKA_SASL_USERNAME and the password in LOGLET_KAFKA_SASL_PASSWORD_FILE",
+	kindAuthorization:  "grant the user WRITE and DESCRIBE on the topic (and CREATE if it should be created automatically)",
+	kindTLS:            "check LOGLET_KAFKA_TLS_CA_FILE, LOGLET_KAFKA_TLS_SERVER_NAME and the client certificate",
+	kindTopicMissing:   "create the topic, or enable auto.create.topics.enable on the brokers",
+	kindTooLarge:       "lower LOGLET_KAFKA_MAX_MESSAGE_BYTES below the brokers' message.max.bytes",
+	kindBadTopic:       "fix LOGLET_KAFKA_TOPIC",
+	kindRejected:       "see the broker's reason",
+}
+
+// failed records a failed request: it counts it, logs it (at most every 30
+// seconds while the kind stays the same) and updates the health.
+func (s *Sink) failed(kind errKind, err error, topic string) {
+	s.m.errors.WithLabelValues(kind.name).Inc()
+	if s.failures == 0 {
+		s.failedSince = time.Now()
+	}
+	s.failures++
+	s.hmu.Lock()
+	s.lastErr = err
+	if kind.fatal {
+		s.fatal = fmt.Errorf("kafka topic %s: %s: %w (%s; records are kept and retried)", topic, kind.name, err, hints[kind])
+	}
+	s.hmu.Unlock()
+	s.m.ready.Set(0)
+	if kind == s.logKind && time.Since(s.logAt) < 30*time.Second {
+		return
+	}
+	s.logKind, s.logAt = kind, time.Now()
+	attrs := []any{"topic", topic, "kind", kind.name, "error", err.Error(), "failed_attempts", s.failures}
+	if kind.fatal {
+		s.log.Error("Kafka refuses the records; they are kept and retried: "+hints[kind], attrs...)
+	} else {
+		s.log.Warn("Kafka request failed; retrying", attrs...)
+	}
+}
+
+// Ready reports whether the output can deliver: nil when the last request
+// to Kafka succeeded, or failed only briefly; otherwise an error saying
+// why, naming the topic for a non-retriable error. It is what /readyz
+// reports.
+func (s *Sink) Ready() error {
+	s.hmu.Lock()
+	defer s.hmu.Unlock()
+	switch {
+	case s.fatal != nil:
+		return s.fatal
+	case s.lastOK.IsZero() && s.lastErr != nil:
+		return fmt.Errorf("kafka not reachable: %w", s.lastErr)
+	case s.lastOK.IsZero():
+		return errors.New("kafka: not connected yet")
+	case s.lastErr != nil && time.Since(s.lastOK) > s.staleAfter:
+		return fmt.Errorf("kafka: no successful request for %s: %w", time.Since(s.lastOK).Round(time.Second), s.lastErr)
+	}
+	return nil
+}
