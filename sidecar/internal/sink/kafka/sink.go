@@ -30,6 +30,9 @@ const (
 	staleAfter     = 30 * time.Second       // Ready fails after failing this long
 	metadataTTL    = 5 * time.Second        // how stale partition leaders may be
 	idleConnTime   = 4 * time.Minute        // below the brokers' connections.max.idle.ms
+	// maxQueuedBytes is where Send starts to block. It is a safety net: the
+	// pipeline bounds what it hands over by LOGLET_MAX_BUFFER_BYTES.
+	maxQueuedBytes = 64 << 20
 	// batchOverhead is what a produce request adds to its records: request
 	// and record batch headers. recordOverhead is what one record adds to
 	// its key, value and file name: lengths, deltas and the other headers.
@@ -166,7 +169,7 @@ func New(cfg Config, pods func() *podinfo.Pod, logger *slog.Logger, reg promethe
 		space:      make(chan struct{}),
 		stopped:    make(chan struct{}),
 	}
-	s.maxQueued = 4 * s.batchBytes
+	s.maxQueued = max(4*s.batchBytes, maxQueuedBytes)
 	s.maxRequest = s.batchBytes
 	return s, nil
 }
@@ -179,8 +182,8 @@ func (s *Sink) Topic() string {
 }
 
 // Send queues b for delivery and returns. It blocks while the queue holds
-// more than four LOGLET_KAFKA_BATCH_BYTES (a batch is always accepted into
-// an empty queue), until ctx ends (returning its error) or Run has returned
+// more than maxQueuedBytes or four LOGLET_KAFKA_BATCH_BYTES, whichever is
+// more (a batch is always accepted into an empty queue), until ctx ends (returning its error) or Run has returned
 // (returning ErrStopped). b is acknowledged later, from Run.
 func (s *Sink) Send(ctx context.Context, b *sink.Batch) error {
 	n := b.Bytes()

@@ -361,7 +361,8 @@ func TestStopWhileUnreachable(t *testing.T) {
 // TestSendBackpressure: Send blocks while the queue is full and gives up
 // when its context ends.
 func TestSendBackpressure(t *testing.T) {
-	h := newSink(t, Config{Brokers: []string{"127.0.0.1:1"}, BatchBytes: 1000}, nil)
+	h := newSink(t, Config{Brokers: []string{"127.0.0.1:1"}}, nil)
+	h.maxQueued = 4000
 	big := strings.Repeat("x", 3000)
 	if err := h.Send(context.Background(), newBatch("f", 0, big).Batch); err != nil {
 		t.Fatal(err) // an empty queue takes any batch
