@@ -1,0 +1,79 @@
+// Package agent wires the loglet sidecar together: the pod identity, the
+// output chosen by LOGLET_SINK, the pipeline and the HTTP endpoints.
+package agent
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/loglet/loglet/sidecar/internal/config"
+	"github.com/loglet/loglet/sidecar/internal/pipeline"
+	"github.com/loglet/loglet/sidecar/internal/podinfo"
+	"github.com/loglet/loglet/sidecar/internal/server"
+	"github.com/loglet/loglet/sidecar/internal/sink"
+	"github.com/loglet/loglet/sidecar/internal/sink/kafka"
+)
+
+// output is what the pipeline sends to, and what /readyz may ask.
+type output interface {
+	pipeline.Sink
+}
+
+// Run runs the sidecar until ctx ends and it has shut down. Records go to
+// stdout when cfg.Sink is "stdout"; logs go to logger.
+func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout io.Writer) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	pods := &podinfo.Source{Env: cfg.Pod, Dir: cfg.PodinfoDir, Logger: logger}
+	if err := pods.Load(); err != nil {
+		logger.Warn("read pod metadata", "dir", cfg.PodinfoDir, "err", err)
+	}
+
+	checks := map[string]server.Checker{}
+	var out output
+	switch cfg.Sink {
+	case "stdout":
+		out = sink.NewWriter(stdout)
+	case "kafka":
+		ks, err := kafka.New(cfg.Kafka, pods.Pod, logger, reg)
+		if err != nil {
+			return err
+		}
+		checks["kafka"] = ks
+		out = ks
+	default:
+		return fmt.Errorf("LOGLET_SINK: unknown sink %q", cfg.Sink)
+	}
+
+	p, err := pipeline.New(cfg.Pipeline(pods.Pod()), out, pods, logger, reg)
+	if err != nil {
+		return err
+	}
+	checks["checkpoints"] = p
+
+	var wg sync.WaitGroup
+	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() { stopBg(); wg.Wait() }()
+	wg.Go(func() { pods.Run(bgCtx) })
+	if cfg.HTTPAddr != "" {
+		srv := &server.Server{Addr: cfg.HTTPAddr, Gatherer: reg, Checks: checks, Logger: logger}
+		ln, err := listen(cfg.HTTPAddr)
+		if err != nil {
+			return err
+		}
+		wg.Go(func() {
+			if err := srv.Serve(bgCtx, ln); err != nil {
+				logger.Error("http server", "err", err)
+			}
+		})
+	}
+	logger.Info("loglet started", "log_dir", cfg.LogDir, "sink", cfg.Sink, "pod", pods.Pod().Name, "namespace", pods.Pod().Namespace)
+	return p.Run(ctx)
+}
