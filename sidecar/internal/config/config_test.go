@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -126,5 +127,23 @@ func TestUsageListsEveryVariable(t *testing.T) {
 	}
 	if !strings.Contains(u, "8MiB") || !strings.Contains(u, "logs.{namespace}") {
 		t.Errorf("usage lacks defaults:\n%s", u)
+	}
+}
+
+// TestREADMEDocumentsEveryVariable keeps the README's configuration tables
+// from drifting away from the code.
+func TestREADMEDocumentsEveryVariable(t *testing.T) {
+	readme, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range Variables() {
+		row := "| `" + v.Name + "` |"
+		if !strings.Contains(string(readme), row) {
+			t.Errorf("README.md has no row for %s", v.Name)
+		}
+		if v.Default != "" && !strings.Contains(string(readme), row+" `"+v.Default+"` |") {
+			t.Errorf("README.md row for %s does not give the default %q", v.Name, v.Default)
+		}
 	}
 }
