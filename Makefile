@@ -6,7 +6,7 @@ BIN     := $(CURDIR)/bin
 
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test fuzz bench vet clean
+.PHONY: all build test e2e fuzz bench vet clean
 
 all: build
 
@@ -20,6 +20,14 @@ vet:
 # tests that start the real bin/loglet process.
 test: build vet
 	LOGLET_BIN=$(BIN)/loglet $(GO) test -count=1 -timeout 20m ./...
+
+# e2e runs loglet-injector against a real kube-apiserver and etcd on
+# 127.0.0.1 (integration/k8s). build.sh builds both from Go modules into
+# $HOME/.cache/loglet-e2e the first time (about 7 minutes, 2 GB of memory),
+# then reuses them; the test itself takes seconds.
+e2e:
+	bin=$$(timeout 30m integration/k8s/build.sh) && \
+	cd integration/k8s/e2e && LOGLET_E2E_BIN_DIR="$$bin" $(GO) test -count=1 -timeout 10m .
 
 # fuzz runs each parser fuzz target for FUZZTIME.
 FUZZTIME ?= 30s
