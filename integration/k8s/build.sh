@@ -11,7 +11,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 go="${GO:-go}"
 
 modversion() { # modversion DIR MODULE: the version DIR/go.mod requires
-	(cd "$1" && GOFLAGS=-mod=mod "$go" list -m -f '{{.Version}}' "$2")
+	(cd "$1" && GOFLAGS=-mod=readonly "$go" list -m -f '{{.Version}}' "$2")
 }
 kube="$(modversion "$here/apiserver" k8s.io/kubernetes)"
 etcd="$(modversion "$here/etcd" go.etcd.io/etcd/server/v3)"
