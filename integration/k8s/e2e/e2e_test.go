@@ -347,6 +347,21 @@ func waitFor(t *testing.T, what string, timeout time.Duration, check func() erro
 	}
 }
 
+// getOK is a check for waitFor: a GET of url answers 200.
+func getOK(c *http.Client, url string) func() error {
+	return func() error {
+		resp, err := c.Get(url)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return errors.New(resp.Status)
+		}
+		return nil
+	}
+}
+
 // apiServer is a client of the test's kube-apiserver.
 type apiServer struct {
 	url    string
@@ -363,17 +378,7 @@ func startCluster(t *testing.T, bin, work string) *apiServer {
 		"-data-dir", filepath.Join(work, "etcd"),
 		"-listen-client-url", etcdURL,
 		"-listen-peer-url", fmt.Sprintf("http://127.0.0.1:%d", peerPort))
-	waitFor(t, "etcd", 60*time.Second, func() error {
-		resp, err := http.Get(etcdURL + "/health")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return errors.New(resp.Status)
-		}
-		return nil
-	})
+	waitFor(t, "etcd", 60*time.Second, getOK(http.DefaultClient, etcdURL+"/health"))
 
 	// The service account token signer, and the token the test uses.
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -580,17 +585,7 @@ func startInjector(t *testing.T, bin, work string, ca *testCA) string {
 	})
 	u := "https://" + addr
 	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool}}}
-	waitFor(t, "loglet-injector", 30*time.Second, func() error {
-		resp, err := c.Get(u + "/readyz")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return errors.New(resp.Status)
-		}
-		return nil
-	})
+	waitFor(t, "loglet-injector", 30*time.Second, getOK(c, u+"/readyz"))
 	return u
 }
 
