@@ -19,7 +19,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 
 // readPod decodes a YAML pod strictly: an unknown or duplicate field is an
 // error, so a typo in a test input cannot pass unnoticed.
-func readPod(t *testing.T, path string) *corev1.Pod {
+func readPod(t testing.TB, path string) *corev1.Pod {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {

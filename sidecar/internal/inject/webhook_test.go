@@ -49,7 +49,7 @@ func (f *webhookFixture) count(outcome string) float64 {
 	return m.GetCounter().GetValue()
 }
 
-func reviewFor(t *testing.T, raw []byte, mod func(*admissionv1.AdmissionRequest)) []byte {
+func reviewFor(t testing.TB, raw []byte, mod func(*admissionv1.AdmissionRequest)) []byte {
 	t.Helper()
 	req := &admissionv1.AdmissionRequest{
 		UID:       "0b5b6a2e-2f57-4d2e-9a43-3b8c1f1f0a01",
@@ -102,7 +102,7 @@ func (f *webhookFixture) post(t *testing.T, body []byte) *admissionv1.AdmissionR
 	return review.Response
 }
 
-func podJSON(t *testing.T, name string) []byte {
+func podJSON(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := json.Marshal(readPod(t, filepath.Join("testdata", "golden", name)))
 	if err != nil {
