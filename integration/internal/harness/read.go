@@ -40,15 +40,35 @@ func (k *Kafka) Read(t testing.TB, topic string, want int, timeout time.Duration
 
 // readAll reads each partition of topic from its start to its current end.
 func (k *Kafka) readAll(topic string) ([]Message, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	ends, err := k.ends(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	var out []Message
+	for p, end := range ends {
+		if end <= 0 {
+			continue
+		}
+		msgs, err := k.readPartition(ctx, topic, p, 0, end)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, msgs...)
+	}
+	return out, nil
+}
+
+// ends returns the end offset of each partition of topic, by partition.
+func (k *Kafka) ends(ctx context.Context, topic string) ([]int64, error) {
 	client := k.Client()
 	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
 		return nil, err
 	}
 	if len(md.Topics) != 1 || md.Topics[0].Error != nil {
-		return nil, fmt.Errorf("metadata: %+v", md.Topics)
+		return nil, fmt.Errorf("metadata of %s: %+v", topic, md.Topics)
 	}
 	var req []kafka.OffsetRequest
 	for _, p := range md.Topics[0].Partitions {
@@ -58,24 +78,21 @@ func (k *Kafka) readAll(topic string) ([]Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []Message
+	ends := make([]int64, len(req))
 	for _, po := range offs.Topics[topic] {
 		if po.Error != nil {
 			return nil, po.Error
 		}
-		if po.LastOffset <= 0 {
-			continue
+		if po.Partition >= len(ends) {
+			return nil, fmt.Errorf("partition %d of %s beyond %d", po.Partition, topic, len(ends))
 		}
-		msgs, err := k.readPartition(ctx, topic, po.Partition, po.LastOffset)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, msgs...)
+		ends[po.Partition] = po.LastOffset
 	}
-	return out, nil
+	return ends, nil
 }
 
-func (k *Kafka) readPartition(ctx context.Context, topic string, partition int, end int64) ([]Message, error) {
+// readPartition reads offsets [start, end) of one partition.
+func (k *Kafka) readPartition(ctx context.Context, topic string, partition int, start, end int64) ([]Message, error) {
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:   k.Addrs,
 		Topic:     topic,
@@ -86,6 +103,9 @@ func (k *Kafka) readPartition(ctx context.Context, topic string, partition int, 
 		MaxWait:   100 * time.Millisecond,
 	})
 	defer r.Close()
+	if err := r.SetOffset(start); err != nil {
+		return nil, err
+	}
 	var out []Message
 	for {
 		m, err := r.ReadMessage(ctx)
@@ -101,4 +121,42 @@ func (k *Kafka) readPartition(ctx context.Context, topic string, partition int, 
 			return out, nil
 		}
 	}
+}
+
+// Count returns how many records topic holds: the sum of its partitions'
+// end offsets.
+func (k *Kafka) Count(t testing.TB, topic string) int64 {
+	t.Helper()
+	ends, err := k.ends(context.Background(), topic)
+	if err != nil {
+		t.Fatalf("count %s: %v", topic, err)
+	}
+	var n int64
+	for _, e := range ends {
+		n += e
+	}
+	return n
+}
+
+// Last returns the last record of each non-empty partition of topic.
+func (k *Kafka) Last(t testing.TB, topic string) []Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ends, err := k.ends(ctx, topic)
+	if err != nil {
+		t.Fatalf("last of %s: %v", topic, err)
+	}
+	var out []Message
+	for p, end := range ends {
+		if end <= 0 {
+			continue
+		}
+		msgs, err := k.readPartition(ctx, topic, p, end-1, end)
+		if err != nil {
+			t.Fatalf("last of %s: %v", topic, err)
+		}
+		out = append(out, msgs...)
+	}
+	return out
 }

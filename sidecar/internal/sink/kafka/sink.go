@@ -27,7 +27,7 @@ const (
 	maxBackoff     = 5 * time.Second        // retry delay cap
 	requestTimeout = 30 * time.Second       // one produce or metadata request
 	pingInterval   = 10 * time.Second       // health check while idle
-	staleAfter     = 30 * time.Second       // Ready fails after failing this long
+	staleAfter     = 15 * time.Second       // Ready fails after failing this long
 	metadataTTL    = 5 * time.Second        // how stale partition leaders may be
 	idleConnTime   = 4 * time.Minute        // below the brokers' connections.max.idle.ms
 	// maxQueuedBytes is where Send starts to block. It is a safety net: the
