@@ -289,9 +289,17 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// proc is a process the test started.
+type proc struct {
+	name    string
+	logPath string
+	exited  chan struct{} // closed when it has exited
+	err     error         // how it exited, once exited is closed
+}
+
 // start runs a process until the test ends (SIGTERM, then SIGKILL after
 // 15s), logging to a file whose tail is shown if the test failed.
-func start(t *testing.T, logDir, name, path string, env []string, args ...string) {
+func start(t *testing.T, logDir, name, path string, env []string, args ...string) *proc {
 	t.Helper()
 	logPath := filepath.Join(logDir, name+".log")
 	logFile, err := os.Create(logPath)
@@ -304,22 +312,26 @@ func start(t *testing.T, logDir, name, path string, env []string, args ...string
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	p := &proc{name: name, logPath: logPath, exited: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.exited)
+	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-done:
+		case <-p.exited:
 		case <-time.After(15 * time.Second):
 			t.Errorf("%s did not stop on SIGTERM within 15s; killing it", name)
 			_ = cmd.Process.Kill()
-			<-done
+			<-p.exited
 		}
 		logFile.Close()
 		if t.Failed() {
 			t.Logf("last lines of %s:\n%s", name, tail(logPath, 30))
 		}
 	})
+	return p
 }
 
 func tail(path string, n int) string {
@@ -331,10 +343,15 @@ func tail(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// waitFor polls check until it returns nil or timeout passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, check func() error) {
+// waitFor polls check until it returns nil, failing the test when timeout
+// passes or p (if not nil) exits first.
+func waitFor(t *testing.T, what string, timeout time.Duration, p *proc, check func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
+	var exited <-chan struct{}
+	if p != nil {
+		exited = p.exited
+	}
 	for {
 		err := check()
 		if err == nil {
@@ -343,7 +360,11 @@ func waitFor(t *testing.T, what string, timeout time.Duration, check func() erro
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: not ready after %s: %v", what, timeout, err)
 		}
-		time.Sleep(250 * time.Millisecond)
+		select {
+		case <-exited:
+			t.Fatalf("%s exited (%v) before it was ready; its log ends:\n%s", p.name, p.err, tail(p.logPath, 30))
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 }
 
@@ -374,11 +395,11 @@ func startCluster(t *testing.T, bin, work string) *apiServer {
 	etcdPort, peerPort, apiPort := freePort(t), freePort(t), freePort(t)
 	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", etcdPort)
 	begin := time.Now()
-	start(t, work, "etcd", filepath.Join(bin, "etcd"), nil,
+	etcd := start(t, work, "etcd", filepath.Join(bin, "etcd"), nil,
 		"-data-dir", filepath.Join(work, "etcd"),
 		"-listen-client-url", etcdURL,
 		"-listen-peer-url", fmt.Sprintf("http://127.0.0.1:%d", peerPort))
-	waitFor(t, "etcd", 60*time.Second, getOK(http.DefaultClient, etcdURL+"/health"))
+	waitFor(t, "etcd", 60*time.Second, etcd, getOK(http.DefaultClient, etcdURL+"/health"))
 
 	// The service account token signer, and the token the test uses.
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -396,7 +417,7 @@ func startCluster(t *testing.T, bin, work string) *apiServer {
 	writeFile(t, tokens, []byte(token+`,loglet-e2e,loglet-e2e,"system:masters"`+"\n"))
 	certDir := filepath.Join(work, "apiserver-certs")
 
-	start(t, work, "kube-apiserver", filepath.Join(bin, "kube-apiserver"), nil,
+	apiserver := start(t, work, "kube-apiserver", filepath.Join(bin, "kube-apiserver"), nil,
 		"--etcd-servers="+etcdURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
@@ -413,7 +434,7 @@ func startCluster(t *testing.T, bin, work string) *apiServer {
 	api := &apiServer{url: fmt.Sprintf("https://127.0.0.1:%d", apiPort), gv: map[string]*metav1.APIResourceList{}}
 	// The API server writes a self-signed serving certificate into
 	// certDir before it listens; trust exactly that.
-	waitFor(t, "kube-apiserver", 120*time.Second, func() error {
+	waitFor(t, "kube-apiserver", 120*time.Second, apiserver, func() error {
 		if api.client == nil {
 			pemBytes, err := os.ReadFile(filepath.Join(certDir, "apiserver.crt"))
 			if err != nil {
@@ -577,7 +598,7 @@ func startInjector(t *testing.T, bin, work string, ca *testCA) string {
 
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	// The default cluster settings: the golden files are made with them.
-	start(t, work, "loglet-injector", bin, []string{
+	injector := start(t, work, "loglet-injector", bin, []string{
 		"LOGLET_INJECTOR_ADDR=" + addr,
 		"LOGLET_INJECTOR_TLS_CERT_FILE=" + certPath,
 		"LOGLET_INJECTOR_TLS_KEY_FILE=" + keyPath,
@@ -585,7 +606,7 @@ func startInjector(t *testing.T, bin, work string, ca *testCA) string {
 	})
 	u := "https://" + addr
 	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool}}}
-	waitFor(t, "loglet-injector", 30*time.Second, getOK(c, u+"/readyz"))
+	waitFor(t, "loglet-injector", 30*time.Second, injector, getOK(c, u+"/readyz"))
 	return u
 }
 
@@ -695,7 +716,7 @@ func applyManifests(t *testing.T, api *apiServer) {
 			t.Fatalf("create CRD %s: %d %s", name, status, body)
 		}
 	}
-	waitFor(t, "cert-manager CRDs", 60*time.Second, func() error {
+	waitFor(t, "cert-manager CRDs", 60*time.Second, nil, func() error {
 		for _, crd := range []string{"issuers.cert-manager.io", "certificates.cert-manager.io"} {
 			_, body, _ := api.do("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"+crd, nil, "", nil)
 			var c struct {
