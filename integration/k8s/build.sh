@@ -5,7 +5,8 @@
 # builds only what is missing: the first build takes minutes (about 5 on two
 # cores, 2 GB of memory), later calls return at once.
 #
-# LOGLET_E2E_CACHE overrides the cache root ($HOME/.cache/loglet-e2e).
+# LOGLET_E2E_CACHE overrides the cache root, by default loglet-e2e beside
+# Go's build cache (usually $HOME/.cache/loglet-e2e).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 go="${GO:-go}"
@@ -17,7 +18,8 @@ kube="$(modversion "$here/apiserver" k8s.io/kubernetes)"
 etcd="$(modversion "$here/etcd" go.etcd.io/etcd/server/v3)"
 sum="$(cat "$here"/apiserver/{go.mod,go.sum,main.go} "$here"/etcd/{go.mod,go.sum,main.go} | sha256sum | cut -c1-12)"
 gover="$("$go" env GOVERSION)"
-out="${LOGLET_E2E_CACHE:-$HOME/.cache/loglet-e2e}/kube-$kube-etcd-$etcd-$gover-$sum"
+cache="${LOGLET_E2E_CACHE:-$(dirname "$("$go" env GOCACHE)")/loglet-e2e}"
+out="$cache/kube-$kube-etcd-$etcd-$gover-$sum"
 mkdir -p "$out"
 
 # One build at a time per cache directory; a second caller waits, then finds
