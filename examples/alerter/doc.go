@@ -1,0 +1,42 @@
+// Command alerter posts a message to a Slack-compatible incoming webhook for
+// every log record loglet shipped to Kafka that is at level error or above
+// (error, fatal, panic, critical, ...) or whose message mentions an exception
+// or a panic. Each message names the pod, namespace, container and node and
+// quotes the log message.
+//
+// It reads every topic whose name matches ALERT_TOPICS (default ^logs\.) as
+// one Kafka consumer group, looking for new topics every ALERT_TOPIC_REFRESH,
+// because kafka-go has no regular-expression subscription.
+//
+// # Delivery
+//
+// An offset is committed only after the record's alert was posted (or the
+// record needed none), and a webhook that fails is retried with exponential
+// backoff for as long as it takes, so no alert is lost when the webhook is
+// down: the alerter waits, and a restart reads the record again. An alert can
+// therefore be posted twice, never zero times. Two exceptions, both logged:
+// an alert the webhook rejects as malformed (HTTP 400, 413 or 422) is dropped
+// rather than blocking every later alert, and alerts beyond a pod's rate
+// limit are dropped on purpose; the next alert from that pod says how many
+// were.
+//
+// # Configuration
+//
+// From the environment:
+//
+//	ALERT_WEBHOOK_URL      incoming webhook URL (required)
+//	ALERT_KAFKA_BROKERS    comma-separated bootstrap brokers, host:port (required)
+//	ALERT_TOPICS           regular expression of topics to read (^logs\.)
+//	ALERT_GROUP_ID         consumer group (loglet-alerter)
+//	ALERT_START_AT         beginning | end: where a new group starts in a partition (beginning)
+//	ALERT_TOPIC_REFRESH    how often to look for new topics (30s)
+//	ALERT_POD_BURST        alerts a pod may cause at once (5)
+//	ALERT_POD_INTERVAL     after the burst, one alert per pod per interval (1m)
+//	ALERT_RETRY_MIN        first wait after a failed post (1s); doubles up to
+//	ALERT_RETRY_MAX        the longest wait between posts (1m)
+//	ALERT_HTTP_TIMEOUT     timeout of one webhook request (10s)
+//
+// It logs JSON to stderr and stops cleanly on SIGINT or SIGTERM. It speaks
+// plain TCP to Kafka; add a kafka.Dialer with TLS and SASL in consume for a
+// secured cluster.
+package main

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+const usage = `usage: alerter
+
+Posts a Slack-compatible webhook message for every loglet record in Kafka at
+level error or above or whose message mentions an exception or a panic.
+
+Environment:
+  ALERT_WEBHOOK_URL      incoming webhook URL (required)
+  ALERT_KAFKA_BROKERS    comma-separated bootstrap brokers, host:port (required)
+  ALERT_TOPICS           regular expression of topics to read (^logs\.)
+  ALERT_GROUP_ID         consumer group (loglet-alerter)
+  ALERT_START_AT         beginning | end: where a new group starts in a partition (beginning)
+  ALERT_TOPIC_REFRESH    how often to look for new topics (30s)
+  ALERT_POD_BURST        alerts a pod may cause at once (5)
+  ALERT_POD_INTERVAL     after the burst, one alert per pod per interval (1m)
+  ALERT_RETRY_MIN        first wait after a failed post (1s); doubles up to
+  ALERT_RETRY_MAX        the longest wait between posts (1m)
+  ALERT_HTTP_TIMEOUT     timeout of one webhook request (10s)
+`
+
+func main() {
+	flag.Usage = func() {
+		fmt.Fprint(flag.CommandLine.Output(), usage)
+	}
+	flag.Parse()
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	environ := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		environ[k] = v
+	}
+	cfg, err := loadConfig(environ)
+	if err != nil {
+		log.Error("configuration", "err", err)
+		os.Exit(2)
+	}
+	a, err := newAlerter(cfg, log)
+	if err != nil {
+		log.Error("configuration", "err", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := a.run(ctx); err != nil {
+		log.Error("alerter stopped", "err", err)
+		os.Exit(1)
+	}
+}
