@@ -588,7 +588,7 @@ func (s *Sink) succeeded() {
 // hints tell the operator what to do about a non-retriable error.
 var hints = map[errKind]string{
 	kindAuthentication: "check LOGLET_KAFKA_SASL_MECHANISM, LOGLET_KAFKA_SASL_USERNAME and the password in LOGLET_KAFKA_SASL_PASSWORD_FILE",
-	kindAuthorization:  "grant the user WRITE and DESCRIBE on the topic (and CREATE if it should be created automatically)",
+	kindAuthorization:  "grant the user WRITE and DESCRIBE on the topic, and CREATE if it should be created automatically",
 	kindTLS:            "check LOGLET_KAFKA_TLS_CA_FILE, LOGLET_KAFKA_TLS_SERVER_NAME and the client certificate",
 	kindTopicMissing:   "create the topic, or enable auto.create.topics.enable on the brokers",
 	kindTooLarge:       "lower LOGLET_KAFKA_MAX_MESSAGE_BYTES below the brokers' message.max.bytes",
@@ -607,7 +607,7 @@ func (s *Sink) failed(kind errKind, err error, topic string) {
 	s.hmu.Lock()
 	s.lastErr = err
 	if kind.fatal {
-		s.fatal = fmt.Errorf("kafka topic %s: %s: %w (%s; records are kept and retried)", topic, kind.name, err, hints[kind])
+		s.fatal = fmt.Errorf("topic %s: %s: %w (%s; records are kept and retried)", topic, kind.name, err, hints[kind])
 	}
 	s.hmu.Unlock()
 	s.m.ready.Set(0)
@@ -634,11 +634,11 @@ func (s *Sink) Ready() error {
 	case s.fatal != nil:
 		return s.fatal
 	case s.lastOK.IsZero() && s.lastErr != nil:
-		return fmt.Errorf("kafka not reachable: %w", s.lastErr)
+		return fmt.Errorf("not reachable: %w", s.lastErr)
 	case s.lastOK.IsZero():
-		return errors.New("kafka: not connected yet")
+		return errors.New("not connected yet")
 	case s.lastErr != nil && time.Since(s.lastOK) > s.staleAfter:
-		return fmt.Errorf("kafka: no successful request for %s: %w", time.Since(s.lastOK).Round(time.Second), s.lastErr)
+		return fmt.Errorf("no successful request for %s: %w", time.Since(s.lastOK).Round(time.Second), s.lastErr)
 	}
 	return nil
 }

@@ -179,7 +179,7 @@ func TestNonRetriableErrors(t *testing.T) {
 				return h.metric(t, "loglet_kafka_send_errors_total", "kind="+tt.kind) >= 2
 			})
 			err := h.Ready()
-			if err == nil || !strings.Contains(err.Error(), "kafka topic logs.shop: "+tt.kind) {
+			if err == nil || !strings.Contains(err.Error(), "topic logs.shop: "+tt.kind) {
 				t.Errorf("Ready = %v, want the topic and %s", err, tt.kind)
 			}
 			if logs := h.logs.String(); !strings.Contains(logs, "level=ERROR") || !strings.Contains(logs, "topic=logs.shop kind="+tt.kind) {
@@ -353,7 +353,7 @@ func TestStopWhileUnreachable(t *testing.T) {
 	if err := h.Send(context.Background(), newBatch("f", 0).Batch); !errors.Is(err, ErrStopped) {
 		t.Errorf("Send after Run = %v, want ErrStopped", err)
 	}
-	if err := h.Ready(); err == nil || !strings.Contains(err.Error(), "kafka not reachable") {
+	if err := h.Ready(); err == nil || !strings.Contains(err.Error(), "not reachable") {
 		t.Errorf("Ready = %v", err)
 	}
 }

@@ -175,7 +175,7 @@ func TestACLDenied(t *testing.T) {
 	eventually(t, 10*time.Second, "authorization error", func() bool {
 		return hb.metric(t, "loglet_kafka_send_errors_total", "kind=authorization") >= 1
 	})
-	if err := hb.Ready(); err == nil || !strings.Contains(err.Error(), "kafka topic logs.bank: authorization") {
+	if err := hb.Ready(); err == nil || !strings.Contains(err.Error(), "topic logs.bank: authorization") {
 		t.Errorf("Ready = %v", err)
 	}
 	if denied.acks.Load() != 0 {
