@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +17,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/loglet/loglet/sidecar/internal/podinfo"
 )
 
 // TestDeliver sends batches from two files and reads them back: every record
@@ -371,5 +374,48 @@ func TestSendBackpressure(t *testing.T) {
 	defer cancel()
 	if err := h.Send(ctx, newBatch("f", 0, big).Batch); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Send to a full queue = %v, want DeadlineExceeded", err)
+	}
+}
+
+// TestRouteFollowsPodChanges: when the pod's labels change, records go to
+// the topic the template now gives; when it gives an illegal topic, they
+// keep going to the last good one and the problem is logged once.
+func TestRouteFollowsPodChanges(t *testing.T) {
+	c := startKfake(t, kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(1))
+	var cur atomic.Pointer[podinfo.Pod]
+	withTeam := func(team string) *podinfo.Pod {
+		return podinfo.New(podinfo.Env{Name: "web-1", Namespace: "shop"}, map[string]string{"team": team}, nil)
+	}
+	cur.Store(withTeam("pay"))
+	h := newSink(t, Config{Brokers: c.ListenAddrs(), Topic: "logs.{namespace}.{label:team}"}, cur.Load)
+	h.run(t)
+	send := func(prefix string) {
+		t.Helper()
+		b := newBatch("f", 0, seqValues(prefix, 0, 3)...)
+		if err := h.Send(context.Background(), b.Batch); err != nil {
+			t.Fatal(err)
+		}
+		waitAcked(t, b)
+	}
+	send("pay")
+	cur.Store(withTeam("search"))
+	send("search")
+	cur.Store(withTeam("bad/name"))
+	send("still search")
+	send("still search, logged once")
+
+	cons := newConsumer(t, c.ListenAddrs(), nil, nil)
+	if diff := cmp.Diff(seqValues("pay", 0, 3), values(cons.read(t, "logs.shop.pay", 3))); diff != "" {
+		t.Errorf("logs.shop.pay (-want +got):\n%s", diff)
+	}
+	want := append(append(seqValues("search", 0, 3), seqValues("still search", 0, 3)...), seqValues("still search, logged once", 0, 3)...)
+	if diff := cmp.Diff(want, values(cons.read(t, "logs.shop.search", 9))); diff != "" {
+		t.Errorf("logs.shop.search (-want +got):\n%s", diff)
+	}
+	if n := strings.Count(h.logs.String(), "no longer expands to a usable value"); n != 1 {
+		t.Errorf("bad template logged %d times, want once:\n%s", n, h.logs)
+	}
+	if h.Topic() != "logs.shop.search" {
+		t.Errorf("Topic = %q", h.Topic())
 	}
 }
