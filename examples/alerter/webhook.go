@@ -24,7 +24,8 @@ type webhook struct {
 	retryMin time.Duration // wait after the first failure; doubles per failure
 	retryMax time.Duration // cap on that wait
 	log      *slog.Logger
-	// sleep waits d or until ctx ends; nil means a timer. Tests replace it.
+	// sleep waits d or until ctx ends; nil means the package's sleep.
+	// Tests replace it.
 	sleep func(ctx context.Context, d time.Duration) error
 }
 
@@ -115,12 +116,5 @@ func (w *webhook) wait(ctx context.Context, d time.Duration) error {
 	if w.sleep != nil {
 		return w.sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return sleep(ctx, d)
 }
