@@ -188,3 +188,38 @@ func certPool(ca *testCA) *x509.CertPool {
 	p.AddCert(ca.cert)
 	return p
 }
+
+// TestMutualTLS: a broker that requires client certificates accepts the one
+// in LOGLET_KAFKA_TLS_CERT_FILE/KEY_FILE and refuses a client without one.
+func TestMutualTLS(t *testing.T) {
+	ca := newTestCA(t)
+	serverTLS := &tls.Config{Certificates: []tls.Certificate{ca.issue(t, x509.ExtKeyUsageServerAuth)}, MinVersion: tls.VersionTLS12,
+		ClientCAs: certPool(ca), ClientAuth: tls.RequireAndVerifyClientCert}
+	c := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "logs.shop"), kfake.TLS(serverTLS))
+	dir := t.TempDir()
+	client := ca.issue(t, x509.ExtKeyUsageClientAuth)
+	keyDER, err := x509.MarshalECPrivateKey(client.PrivateKey.(*ecdsa.PrivateKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile := writeFile(t, dir, "client.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: client.Certificate[0]})))
+	keyFile := writeFile(t, dir, "client-key.pem", string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})))
+	caFile := writeFile(t, dir, "ca.pem", string(ca.pem))
+
+	h := newSink(t, Config{Brokers: c.ListenAddrs(), TLS: true, TLSCAFile: caFile, TLSCertFile: certFile, TLSKeyFile: keyFile}, nil)
+	h.run(t)
+	b := newBatch("f", 0, seqValues("m", 0, 5)...)
+	if err := h.Send(context.Background(), b.Batch); err != nil {
+		t.Fatal(err)
+	}
+	waitAcked(t, b)
+
+	anon := newSink(t, Config{Brokers: c.ListenAddrs(), TLS: true, TLSCAFile: caFile}, nil)
+	anon.run(t)
+	eventually(t, 10*time.Second, "a refused handshake", func() bool {
+		return anon.metric(t, "loglet_kafka_send_errors_total", "kind=tls") >= 1
+	})
+	if err := anon.Ready(); err == nil || !strings.Contains(err.Error(), "topic logs.shop: tls: ") {
+		t.Errorf("Ready = %v, want a tls error", err)
+	}
+}
