@@ -60,7 +60,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		ready: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "loglet_kafka_ready",
-			Help: "1 when the last request to Kafka succeeded recently and no non-retriable error is pending, else 0.",
+			Help: "1 when the last request to Kafka succeeded, 0 when it failed (Ready tolerates brief failures).",
 		}),
 	}
 	for _, k := range kinds {
