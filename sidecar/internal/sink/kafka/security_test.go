@@ -76,3 +76,16 @@ func TestTLSConfigErrors(t *testing.T) {
 		t.Errorf("TLS off: %v, %v", tc, err)
 	}
 }
+
+func TestInsecureSkipVerifyWarns(t *testing.T) {
+	h := newSink(t, Config{Brokers: []string{"k:9092"}, TLS: true, TLSInsecureSkipVerify: true}, nil)
+	if logs := h.logs.String(); !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "LOGLET_KAFKA_TLS_INSECURE_SKIP_VERIFY") {
+		t.Errorf("no warning at start:\n%s", logs)
+	}
+	if !h.tls.InsecureSkipVerify {
+		t.Error("verification not skipped")
+	}
+	if quiet := newSink(t, Config{Brokers: []string{"k:9092"}, TLS: true}, nil); quiet.logs.String() != "" {
+		t.Errorf("unexpected logs: %s", quiet.logs)
+	}
+}
