@@ -158,16 +158,24 @@ func (b *batch) complete() {
 	b.acked = true
 	var doneBuf [8]*batch
 	done := doneBuf[:0]
+	var advanced int64
 	for len(fl.fifo) > 0 && fl.fifo[0].acked {
 		head := fl.fifo[0]
 		fl.fifo[0] = nil
 		fl.fifo = fl.fifo[1:]
 		if head.gen == fl.gen {
+			advanced += head.end - fl.committed
 			fl.committed = head.end
 		}
 		done = append(done, head)
 	}
 	fl.mu.Unlock()
+	if advanced > 0 && p.unsaved.Add(advanced) >= int64(p.cfg.MaxBufferBytes) {
+		select {
+		case p.saveNow <- struct{}{}:
+		default:
+		}
+	}
 	for _, d := range done {
 		p.putBatch(d)
 	}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,6 +56,9 @@ type Config struct {
 	Parse              parse.Options // field types and default zone
 }
 
+// minSaveGap is the shortest time between two early checkpoint saves.
+const minSaveGap = 100 * time.Millisecond
+
 // Pipeline tails the files of a directory, turns their lines into records,
 // hands them to a Sink and checkpoints each file to the end of its
 // acknowledged prefix. See DESIGN.md beside this file.
@@ -78,6 +82,12 @@ type Pipeline struct {
 
 	mu    sync.Mutex
 	files map[tail.Identity]*file
+
+	// unsaved counts file bytes acknowledged since the last save; past
+	// MaxBufferBytes a save is asked for early on saveNow, so a crash during
+	// a fast catch-up re-sends little more than what was in flight.
+	unsaved atomic.Int64
+	saveNow chan struct{}
 
 	lastSaved []checkpoint.Entry // checkpointer goroutine only
 }
@@ -115,6 +125,7 @@ func New(cfg Config, s Sink, pods PodSource, log *slog.Logger, reg prometheus.Re
 		matcher: m,
 		active:  cfg.ActiveFile,
 		files:   make(map[tail.Identity]*file),
+		saveNow: make(chan struct{}, 1),
 	}
 	p.m, err = newMetrics(reg, func() float64 { return float64(p.budget.inUse()) })
 	if err != nil {
@@ -172,6 +183,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 
 	cp := time.NewTicker(p.cfg.CheckpointInterval)
 	defer cp.Stop()
+	var soon <-chan time.Time // an early save, at most every minSaveGap
+	lastSave := time.Now()
 	rescan := time.NewTicker(max(4*p.cfg.PollInterval, time.Second))
 	defer rescan.Stop()
 	for ctx.Err() == nil {
@@ -182,6 +195,15 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			p.scan(ctx, sendCtx, nil, false)
 		case <-cp.C:
 			p.saveCheckpoints()
+			lastSave = time.Now()
+		case <-p.saveNow:
+			if soon == nil {
+				soon = time.After(max(0, minSaveGap-time.Since(lastSave)))
+			}
+		case <-soon:
+			soon = nil
+			p.saveCheckpoints()
+			lastSave = time.Now()
 		case <-ctx.Done():
 		}
 	}
@@ -318,6 +340,7 @@ func (p *Pipeline) scan(ctx, sendCtx context.Context, entries map[tail.Identity]
 // saveCheckpoints writes the state when it changed, forgets files that are
 // gone and acknowledged, and removes rotated files that are fully shipped.
 func (p *Pipeline) saveCheckpoints() {
+	p.unsaved.Store(0)
 	type candidate struct {
 		fl   *file
 		path string

@@ -617,3 +617,20 @@ func TestManyFiles(t *testing.T) {
 		t.Errorf("%d checkpoints, want 10", len(e.checkpoints()))
 	}
 }
+
+func TestFastCatchUpSavesEarly(t *testing.T) {
+	// A long interval: only the early save, triggered by a buffer's worth of
+	// acknowledged bytes, can write the checkpoint while the file is read.
+	e := newEnv(t, "", func(c *Config) {
+		c.CheckpointInterval = time.Hour
+		c.MaxBufferBytes = 64 << 10
+	})
+	e.write("app.log", jsonLines(0, 20000)) // ~1.4 MB
+	e.start()
+	e.waitRecords(20000)
+	eventually(t, "checkpoint saved before shutdown", func() bool {
+		cps := e.checkpoints()
+		return len(cps) == 1 && cps[0].Offset > 0
+	})
+	e.stop()
+}
