@@ -6,12 +6,13 @@ BIN     := $(CURDIR)/bin
 
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test e2e fuzz bench vet clean
+.PHONY: all build test e2e fuzz bench vet image clean
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/loglet ./sidecar/cmd/loglet
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/loglet-injector ./sidecar/cmd/loglet-injector
 
 vet:
 	$(GO) vet ./...
@@ -33,6 +34,12 @@ e2e:
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./sidecar/internal/parse -run '^$$' -fuzz '^FuzzParseLine$$' -fuzztime $(FUZZTIME)
+
+# image builds the container image holding loglet and loglet-injector
+# (needs a Docker engine; CI checks the Dockerfile's go build lines instead).
+IMAGE ?= loglet:$(VERSION)
+image:
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 
 clean:
 	rm -rf $(BIN)
