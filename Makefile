@@ -35,6 +35,19 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./sidecar/internal/parse -run '^$$' -fuzz '^FuzzParseLine$$' -fuzztime $(FUZZTIME)
 
+# demo shows the whole path on this machine with nothing but Go installed:
+# examples/counter logs through applib into a temporary directory standing in
+# for the pod's shared volume, bin/loglet ships its lines to an in-process
+# Kafka broker (kfake) on a free local port, and examples/demo prints the
+# records as they arrive. Ctrl-C stops everything and removes the directory.
+# With LOGLET_KAFKA_BROKERS set, it uses that cluster instead of kfake. Only
+# the three binaries it runs are built (not loglet-injector, whose Kubernetes
+# modules a first run would otherwise download and compile).
+.PHONY: demo
+demo:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./sidecar/cmd/loglet ./examples/counter ./examples/demo
+	$(BIN)/demo -loglet $(BIN)/loglet -counter $(BIN)/counter
+
 # image builds the container image holding loglet and loglet-injector
 # (needs a Docker engine; CI checks the Dockerfile's go build lines instead).
 IMAGE ?= loglet:$(VERSION)
