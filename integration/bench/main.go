@@ -1,0 +1,259 @@
+// Command bench measures the loglet forwarder as it runs in a pod: it
+// generates logrus-style log files, starts a Kafka-protocol broker (kfake)
+// in a separate process, runs the real loglet binary on the files with the
+// Downward API environment and labels files set, and reads the forwarder's
+// CPU time and peak RSS from /proc while it ships every line. It prints a
+// Markdown table with one row per scenario: lines/s, MB/s, CPU-seconds per
+// million lines and per GB, peak RSS, and for the steady-rate scenario the
+// latency from a line's write until its record is read back from Kafka.
+//
+// `make bench` builds loglet and the broker and runs it. Progress goes to
+// stderr, the table to stdout.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/loglet/loglet/integration/internal/harness"
+)
+
+func main() {
+	var o options
+	flag.StringVar(&o.Loglet, "loglet", "", "loglet binary (default: $LOGLET_BIN, or built with go build)")
+	flag.StringVar(&o.Broker, "broker", "", "broker binary (default: built from ./integration/bench/broker with go build)")
+	flag.StringVar(&o.Dir, "dir", "", "directory for the generated files (default: a temporary directory)")
+	flag.Float64Var(&o.Scale, "scale", 1, "multiply every scenario's line count by this")
+	flag.DurationVar(&o.Steady, "steady", 20*time.Second, "how long the steady-rate scenario writes")
+	flag.DurationVar(&o.Idle, "idle", 20*time.Second, "how long the idle scenario is measured")
+	flag.DurationVar(&o.Settle, "settle", 7*time.Second, "how long the idle scenario waits, once its lines are shipped, before measuring")
+	run := flag.String("run", "", "run only the scenarios whose name matches this regular expression")
+	flag.Parse()
+	if *run != "" {
+		re, err := regexp.Compile(*run)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: -run: %v\n", err)
+			os.Exit(2)
+		}
+		o.Match = re.MatchString
+	}
+	if err := o.prepare(); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+	defer o.cleanup()
+	results, err := runAll(&o, defaultScenarios(o), os.Stderr)
+	printReport(os.Stdout, &o, results)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		o.cleanup()
+		os.Exit(1)
+	}
+}
+
+// options are the benchmark's settings.
+type options struct {
+	Loglet, Broker string        // binaries
+	Dir            string        // where scenarios write their files
+	Scale          float64       // line count multiplier
+	Steady, Idle   time.Duration // durations of the steady and idle scenarios
+	Settle         time.Duration // idle: wait before measuring
+	Match          func(string) bool
+
+	tmp []string // directories to remove at the end
+}
+
+// prepare finds or builds the binaries and makes the work directory.
+func (o *options) prepare() error {
+	if o.Dir == "" {
+		d, err := os.MkdirTemp("", "loglet-bench-")
+		if err != nil {
+			return err
+		}
+		o.Dir = d
+		o.tmp = append(o.tmp, d)
+	}
+	if o.Loglet == "" {
+		p, err := harness.Loglet()
+		if err != nil {
+			return err
+		}
+		o.Loglet = p
+	}
+	if o.Broker == "" {
+		o.Broker = filepath.Join(o.Dir, "broker")
+		cmd := exec.Command("go", "build", "-o", o.Broker, "./integration/bench/broker")
+		cmd.Dir = harness.RepoRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build broker: %v\n%s", err, out)
+		}
+	}
+	for _, p := range []*string{&o.Loglet, &o.Broker} {
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return err
+		}
+		*p = abs
+	}
+	return nil
+}
+
+func (o *options) cleanup() {
+	for _, d := range o.tmp {
+		os.RemoveAll(d)
+	}
+	o.tmp = nil
+}
+
+// kind is what a scenario measures.
+type kind int
+
+const (
+	fullSpeed kind = iota // the files are written first; loglet ships them as fast as it can
+	steady                // lines are written at Rate while loglet runs; latency is measured
+	idle                  // quiet files; CPU and RSS are measured while nothing happens
+)
+
+// scenario is one row of the table.
+type scenario struct {
+	Name   string
+	Kind   kind
+	Lines  int    // lines in all (fullSpeed, steady), or per file (idle)
+	Files  int    // files the lines are spread over
+	Size   int    // mean line length in bytes, without the newline
+	Format string // formatJSON or formatLogfmt
+	Acks   string // LOGLET_KAFKA_ACKS
+	Codec  string // LOGLET_KAFKA_COMPRESSION
+	Rate   int    // lines per second (steady)
+}
+
+func defaultScenarios(o options) []scenario {
+	n := func(lines int) int { return max(1000, int(float64(lines)*o.Scale)) }
+	return []scenario{
+		{Name: "1 file, JSON 180 B (headline)", Lines: n(2_000_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "none"},
+		{Name: "1 file, JSON 180 B, lz4", Lines: n(2_000_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "lz4"},
+		{Name: "1 file, JSON 180 B, snappy", Lines: n(500_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "snappy"},
+		{Name: "1 file, JSON 180 B, zstd", Lines: n(500_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "zstd"},
+		{Name: "1 file, JSON 180 B, gzip", Lines: n(500_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "gzip"},
+		{Name: "1 file, JSON 180 B, defaults (acks=all, lz4)", Lines: n(500_000), Files: 1, Size: 180, Format: formatJSON, Acks: "all", Codec: "lz4"},
+		{Name: "100 files, JSON 180 B", Lines: n(1_000_000), Files: 100, Size: 180, Format: formatJSON, Acks: "one", Codec: "none"},
+		{Name: "1 file, JSON 100 B", Lines: n(1_000_000), Files: 1, Size: 100, Format: formatJSON, Acks: "one", Codec: "none"},
+		{Name: "1 file, JSON 1 KiB", Lines: n(250_000), Files: 1, Size: 1024, Format: formatJSON, Acks: "one", Codec: "none"},
+		{Name: "1 file, JSON 16 KiB", Lines: n(16_000), Files: 1, Size: 16 << 10, Format: formatJSON, Acks: "one", Codec: "none"},
+		{Name: "1 file, logfmt 180 B", Lines: n(1_000_000), Files: 1, Size: 180, Format: formatLogfmt, Acks: "one", Codec: "none"},
+		{Name: "steady 10,000 lines/s, JSON 180 B, defaults", Kind: steady, Lines: max(1000, int(10_000*o.Steady.Seconds())), Rate: 10_000, Files: 1, Size: 180, Format: formatJSON, Acks: "all", Codec: "lz4"},
+		{Name: "idle, 20 quiet files", Kind: idle, Lines: 100, Files: 20, Size: 180, Format: formatJSON, Acks: "all", Codec: "lz4"},
+	}
+}
+
+// result is a scenario's measurements.
+type result struct {
+	scenario
+	Bytes    int64         // bytes of log lines shipped
+	Elapsed  time.Duration // from loglet's start (or the first write) until the last record was in Kafka
+	CPU      time.Duration // loglet's CPU time in that window (idle: in the idle window)
+	PeakRSS  int64         // loglet's VmHWM
+	RSS      int64         // loglet's VmRSS at the end (idle: after the idle window)
+	Window   time.Duration // idle: the measured window
+	P50, P99 time.Duration // steady: latency percentiles
+	Err      error
+}
+
+// runAll runs the scenarios that o.Match selects, reporting progress to
+// log. It stops at the first failure, returning the results so far.
+func runAll(o *options, scenarios []scenario, log io.Writer) ([]result, error) {
+	var out []result
+	for _, s := range scenarios {
+		if o.Match != nil && !o.Match(s.Name) {
+			continue
+		}
+		fmt.Fprintf(log, "bench: %s ...\n", s.Name)
+		r, err := runScenario(context.Background(), o, s)
+		if err != nil {
+			return out, fmt.Errorf("%s: %w", s.Name, err)
+		}
+		fmt.Fprintf(log, "bench: %s: %s\n", s.Name, r.summary())
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (r result) summary() string {
+	if r.Kind == idle {
+		return fmt.Sprintf("%.2f%% of a core, RSS %s", r.idleShare()*100, mib(r.RSS))
+	}
+	return fmt.Sprintf("%.0f lines/s, %.2f CPU-s per million lines, peak RSS %s", r.linesPerSec(), r.cpuPerMillion(), mib(r.PeakRSS))
+}
+
+func (r result) linesPerSec() float64 { return float64(r.Lines) / r.Elapsed.Seconds() }
+func (r result) mbPerSec() float64    { return float64(r.Bytes) / 1e6 / r.Elapsed.Seconds() }
+func (r result) cpuPerMillion() float64 {
+	return r.CPU.Seconds() / (float64(r.Lines) / 1e6)
+}
+func (r result) cpuPerGB() float64  { return r.CPU.Seconds() / (float64(r.Bytes) / 1e9) }
+func (r result) idleShare() float64 { return r.CPU.Seconds() / r.Window.Seconds() }
+func mib(n int64) string            { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+// printReport writes the machine description and the Markdown table.
+func printReport(w io.Writer, o *options, results []result) {
+	fmt.Fprintf(w, "Machine: %s, %d CPUs visible to Go, Linux %s, %s. loglet binary: %s.\n\n",
+		cpuModel(), runtime.NumCPU(), kernel(), runtime.Version(), fileSize(o.Loglet))
+	fmt.Fprintln(w, "| scenario | Kafka | lines | bytes/line | lines/s | MB/s | CPU-s per M lines | CPU-s per GB | peak RSS | p50 | p99 |")
+	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	for _, r := range results {
+		kafkaCol := "acks=" + r.Acks + ", " + r.Codec
+		switch r.Kind {
+		case idle:
+			fmt.Fprintf(w, "| %s | %s | — | — | — | — | %.2f%% of a core over %s | — | %s (now %s) | — | — |\n",
+				r.Name, kafkaCol, r.idleShare()*100, r.Window.Round(time.Second), mib(r.PeakRSS), mib(r.RSS))
+		default:
+			lat50, lat99 := "—", "—"
+			if r.Kind == steady {
+				lat50, lat99 = ms(r.P50), ms(r.P99)
+			}
+			fmt.Fprintf(w, "| %s | %s | %d | %d | %.0f | %.1f | %.2f | %.2f | %s | %s | %s |\n",
+				r.Name, kafkaCol, r.Lines, r.Bytes/int64(r.Lines), r.linesPerSec(), r.mbPerSec(),
+				r.cpuPerMillion(), r.cpuPerGB(), mib(r.PeakRSS), lat50, lat99)
+		}
+	}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }
+
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for line := range strings.Lines(string(b)) {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}
+
+func kernel() string {
+	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func fileSize(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "?"
+	}
+	return fmt.Sprintf("%.1f MB", float64(fi.Size())/1e6)
+}
