@@ -48,6 +48,17 @@ demo:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./sidecar/cmd/loglet ./examples/counter ./examples/demo
 	$(BIN)/demo -loglet $(BIN)/loglet -counter $(BIN)/counter
 
+# bench measures loglet as it runs in a pod (integration/bench): it ships
+# generated log files to a Kafka-protocol broker running in a process of its
+# own, reads loglet's CPU time and peak RSS from /proc, and prints a Markdown
+# table (about three minutes). BENCHFLAGS passes options, for example
+# BENCHFLAGS='-run headline' or BENCHFLAGS='-scale 0.1'.
+BENCHFLAGS ?=
+bench: build
+	$(GO) build -o $(BIN)/loglet-bench ./integration/bench
+	$(GO) build -o $(BIN)/loglet-bench-broker ./integration/bench/broker
+	$(BIN)/loglet-bench -loglet $(BIN)/loglet -broker $(BIN)/loglet-bench-broker $(BENCHFLAGS)
+
 # image builds the container image holding loglet and loglet-injector
 # (needs a Docker engine; CI checks the Dockerfile's go build lines instead).
 IMAGE ?= loglet:$(VERSION)
