@@ -18,9 +18,12 @@ vet:
 	$(GO) vet ./...
 
 # test runs every test, including the fuzz seed corpora and the integration
-# tests that start the real bin/loglet process.
+# tests that start the real bin/loglet process. The packages run under the
+# race detector (which needs cgo); the integration tests run the real,
+# static binaries.
 test: build vet
-	LOGLET_BIN=$(BIN)/loglet $(GO) test -count=1 -timeout 20m ./...
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m ./sidecar/... ./applib/... ./examples/...
+	LOGLET_BIN=$(BIN)/loglet $(GO) test -count=1 -timeout 20m ./integration/...
 
 # e2e runs loglet-injector against a real kube-apiserver and etcd on
 # 127.0.0.1 (integration/k8s). build.sh builds both from Go modules into
