@@ -20,11 +20,6 @@ import (
 	"github.com/loglet/loglet/sidecar/internal/sink/kafka"
 )
 
-// output is what the pipeline sends to, and what /readyz may ask.
-type output interface {
-	pipeline.Sink
-}
-
 // Run runs the sidecar until ctx ends and it has shut down. Records go to
 // stdout when cfg.Sink is "stdout"; logs go to logger.
 func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout io.Writer) error {
@@ -37,7 +32,7 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout io
 	}
 
 	checks := map[string]server.Checker{}
-	var out output
+	var out pipeline.Sink
 	switch cfg.Sink {
 	case "stdout":
 		out = sink.NewWriter(stdout)

@@ -65,6 +65,9 @@ type Result struct {
 	Format Format
 	// ParseError reports that the input was invalid and sent as plain text.
 	ParseError bool
+	// Detected is the format the input looked like; it differs from Format
+	// when invalid JSON was sent as plain text.
+	Detected Format
 	// TypeErrors counts the fields moved to type_errors.
 	TypeErrors int
 }
@@ -118,6 +121,7 @@ func (p *Parser) Append(dst []byte, in *Input, pod []byte) ([]byte, Result) {
 	var parseErr string
 	switch {
 	case in.Lines <= 1 && firstNonSpace(text) == '{':
+		res.Detected = FormatJSON
 		if err := p.parseJSON(text); err != nil {
 			p.reset()
 			parseErr = err.Error()
@@ -127,10 +131,10 @@ func (p *Parser) Append(dst []byte, in *Input, pod []byte) ([]byte, Result) {
 			res.Format = FormatJSON
 		}
 	case in.Lines <= 1 && p.parseLogfmt(text):
-		res.Format = FormatLogfmt
+		res.Format, res.Detected = FormatLogfmt, FormatLogfmt
 	default:
 		p.reset()
-		res.Format = FormatPlain
+		res.Format, res.Detected = FormatPlain, FormatPlain
 		parseErr = p.parsePlain(text)
 	}
 	res.ParseError = parseErr != ""

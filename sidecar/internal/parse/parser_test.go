@@ -231,6 +231,9 @@ func TestMarkers(t *testing.T) {
 	if m["truncated"] != true || !res.ParseError || m["parse_error"] == nil {
 		t.Errorf("want truncated and parse_error: %s", out)
 	}
+	if res.Format != FormatPlain || res.Detected != FormatJSON {
+		t.Errorf("Format %v, Detected %v; want plain, json", res.Format, res.Detected)
+	}
 	if diff := cmp.Diff(map[string]any{}, m["kubernetes"]); diff != "" {
 		t.Errorf("kubernetes: %s", diff)
 	}

@@ -62,6 +62,19 @@ func (b *budget) release(n int) {
 	b.mu.Unlock()
 }
 
+// resize changes a holding of from bytes to to bytes without waiting: what
+// is not needed is released, and an overshoot (a batch's last record) is
+// taken at once, so that a reader holding budget never waits for more.
+func (b *budget) resize(from, to int) {
+	b.mu.Lock()
+	b.used += to - from
+	if to < from && b.waiters > 0 {
+		close(b.freed)
+		b.freed = make(chan struct{})
+	}
+	b.mu.Unlock()
+}
+
 // inUse returns the bytes currently held.
 func (b *budget) inUse() int {
 	b.mu.Lock()

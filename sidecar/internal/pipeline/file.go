@@ -74,16 +74,17 @@ func (fl *file) settled() bool {
 
 // batch is a pooled sink.Batch with the memory its records live in.
 type batch struct {
-	sb      *sink.Batch
-	arena   []byte
-	offs    []recOff
-	file    *file
-	gen     int
-	end     int64 // file offset just past the batch's last consumed byte
-	acked   bool  // under file.mu
-	bytes   int
-	records int
-	p       *Pipeline
+	sb       *sink.Batch
+	arena    []byte
+	offs     []recOff
+	file     *file
+	gen      int
+	end      int64 // file offset just past the batch's last consumed byte
+	acked    bool  // under file.mu
+	bytes    int
+	records  int
+	reserved int // budget taken when the batch was started, until it is handed out
+	p        *Pipeline
 }
 
 type recOff struct {
@@ -92,14 +93,28 @@ type recOff struct {
 	offset     int64
 }
 
-func (p *Pipeline) getBatch(fl *file) *batch {
+// getBatch returns an empty batch for fl whose arena holds at least
+// arenaCap bytes without growing.
+func (p *Pipeline) getBatch(fl *file, arenaCap int) *batch {
 	b, _ := p.batches.Get().(*batch)
 	if b == nil {
 		b = &batch{p: p}
 		b.sb = sink.NewBatch(b.onAck)
 	}
+	if cap(b.arena) < arenaCap {
+		b.arena = make([]byte, 0, arenaCap)
+	}
 	b.file = fl
 	return b
+}
+
+// grow gives the arena room for need bytes: it doubles it, up to limit
+// (and beyond only as far as need).
+func (b *batch) grow(need, limit int) {
+	size := max(min(2*cap(b.arena), limit), need)
+	arena := make([]byte, len(b.arena), size)
+	copy(arena, b.arena)
+	b.arena = arena
 }
 
 func (p *Pipeline) putBatch(b *batch) {
@@ -108,7 +123,7 @@ func (p *Pipeline) putBatch(b *batch) {
 	}
 	b.sb.Reset()
 	b.arena, b.offs = b.arena[:0], b.offs[:0]
-	b.file, b.acked, b.bytes, b.records, b.end, b.gen = nil, false, 0, 0, 0, 0
+	b.file, b.acked, b.bytes, b.records, b.end, b.gen, b.reserved = nil, false, 0, 0, 0, 0, 0
 	p.batches.Put(b)
 }
 

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -293,7 +294,8 @@ func (p *Pipeline) scan(ctx, sendCtx context.Context, entries map[tail.Identity]
 			switch {
 			case hasEntry:
 				fl.committed, fl.readEnd = e.Offset, e.Offset
-				fl.setFingerprint(tail.Fingerprint{Len: e.FPLen, Sum: parseHex(e.FP)})
+				sum, _ := strconv.ParseUint(e.FP, 16, 64) // a bad hash only fails to match
+				fl.setFingerprint(tail.Fingerprint{Len: e.FPLen, Sum: sum})
 			case firstStart && entries != nil && p.cfg.StartAtEnd:
 				fl.committed, fl.readEnd = fd.Info.Size(), fd.Info.Size()
 			}
@@ -435,23 +437,4 @@ func (p *Pipeline) isRotationOfActive(name string) bool {
 	}
 	stem := strings.TrimSuffix(p.active, filepath.Ext(p.active))
 	return len(name) > len(stem)+1 && strings.HasPrefix(name, stem) && strings.ContainsRune(".-_", rune(name[len(stem)]))
-}
-
-func parseHex(s string) uint64 {
-	var v uint64
-	for _, c := range []byte(s) {
-		var d byte
-		switch {
-		case c >= '0' && c <= '9':
-			d = c - '0'
-		case c >= 'a' && c <= 'f':
-			d = c - 'a' + 10
-		case c >= 'A' && c <= 'F':
-			d = c - 'A' + 10
-		default:
-			return 0
-		}
-		v = v<<4 | uint64(d)
-	}
-	return v
 }

@@ -451,6 +451,9 @@ func TestLongLines(t *testing.T) {
 	if n := testutil.ToFloat64(e.p.m.truncated); n != 1 {
 		t.Errorf("truncated metric = %v", n)
 	}
+	if n := testutil.ToFloat64(e.p.m.parseErrors.WithLabelValues("json")); n != 1 {
+		t.Errorf("json parse errors = %v, want 1 (the cut line)", n)
+	}
 }
 
 func TestStackTraceJoined(t *testing.T) {

@@ -273,6 +273,15 @@ func (fr *fileReader) onLine(line []byte, start, end int64, truncated bool) {
 }
 
 func (fr *fileReader) onRecord(text []byte, start, end int64, lines int, truncated bool) {
+	if b := fr.cur; lines > 0 && b != nil {
+		if need := len(b.arena) + recordEstimate(text, fr.pod, fr.name); need > cap(b.arena) {
+			if len(b.offs) > 0 && cap(b.arena) >= fr.batchBytes {
+				fr.flush() // the record would outgrow a full-size arena: it starts the next batch
+			} else {
+				b.grow(need, fr.batchBytes+arenaSlack)
+			}
+		}
+	}
 	fr.emittedEnd = end
 	if lines == 0 {
 		return // a blank line: consumed, no record
@@ -282,8 +291,7 @@ func (fr *fileReader) onRecord(text []byte, start, end int64, lines int, truncat
 	}
 	b := fr.cur
 	if b == nil {
-		b = fr.p.getBatch(fr.fl)
-		fr.cur = b
+		b = fr.startBatch()
 	}
 	in := parse.Input{Text: text, Lines: lines, File: fr.name, Offset: start, ReadTime: fr.readTime, Truncated: truncated}
 	n := len(b.arena)
@@ -292,11 +300,7 @@ func (fr *fileReader) onRecord(text []byte, start, end int64, lines int, truncat
 	b.offs = append(b.offs, recOff{start: n, end: len(b.arena), time: res.Time, offset: start})
 	fr.byFormat[res.Format]++
 	if res.ParseError {
-		attempted := res.Format
-		if firstByte(text) == '{' {
-			attempted = parse.FormatJSON
-		}
-		fr.parseErrs[attempted]++
+		fr.parseErrs[res.Detected]++
 	}
 	if truncated {
 		fr.truncated++
@@ -307,13 +311,35 @@ func (fr *fileReader) onRecord(text []byte, start, end int64, lines int, truncat
 	}
 }
 
-func firstByte(b []byte) byte {
-	for _, c := range b {
-		if c != ' ' && c != '\t' {
-			return c
-		}
+// Arena sizes: a batch's arena starts at minArena and doubles as records
+// need, up to the batch size plus arenaSlack, so that the record that fills
+// a batch usually fits without growing it again. Pooled arenas keep their
+// size, so a busy file's batches stop growing after the first few.
+const (
+	minArena   = 32 << 10
+	arenaSlack = 16 << 10
+)
+
+// startBatch starts the current batch, first taking a batch's worth of the
+// memory budget (waiting while it is spent), so that records are never
+// encoded beyond the bound: the budget covers batches being filled as well
+// as those handed out. flush settles the reservation to the batch's size.
+func (fr *fileReader) startBatch() *batch {
+	reserved := 0
+	if fr.p.budget.acquire(fr.ctx, fr.batchBytes) == nil {
+		reserved = fr.batchBytes
 	}
-	return 0
+	b := fr.p.getBatch(fr.fl, min(minArena, fr.batchBytes+arenaSlack))
+	b.reserved = reserved
+	fr.cur = b
+	return b
+}
+
+// recordEstimate is about the size of the record encoded from text: the
+// text, the pod metadata and the record's own fields. Escapes may make it
+// larger; the arena then grows.
+func recordEstimate(text, pod []byte, file string) int {
+	return len(text) + len(pod) + len(file) + 256
 }
 
 // flush hands the current batch to the sink, waiting for memory budget
@@ -326,19 +352,24 @@ func (fr *fileReader) flush() {
 		return
 	}
 	if b == nil {
-		b = p.getBatch(fl)
+		b = p.getBatch(fl, 0)
 	}
 	fr.cur = nil
 	b.end = fr.emittedEnd
 	fr.sentEnd = b.end
 	b.seal()
+	held := b.reserved
+	b.reserved = 0
 	fl.track(b)
 	fr.addStats()
 	if b.records == 0 {
+		p.budget.resize(held, 0)
 		b.complete()
 		return
 	}
-	if err := p.budget.acquire(fr.ctx, b.bytes); err != nil {
+	if held > 0 {
+		p.budget.resize(held, b.bytes)
+	} else if err := p.budget.acquire(fr.ctx, b.bytes); err != nil {
 		return
 	}
 	for {
