@@ -1,0 +1,11 @@
+//go:build unix && !linux
+
+package main
+
+import "syscall"
+
+// procAttr puts a child in a process group of its own, so that a terminal's
+// Ctrl-C reaches only the demo, which then stops the children in order.
+func procAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true}
+}
