@@ -87,6 +87,7 @@ type Sink struct {
 	logAt       time.Time
 	failures    int
 	failedSince time.Time
+	entries     []entry // the request being delivered, reused from one to the next
 
 	mu      sync.Mutex
 	queue   []pending
@@ -320,6 +321,8 @@ func (s *Sink) deliver(ctx context.Context) {
 		rt = s.route()
 	}
 	s.complete(entries)
+	clear(entries[:cap(entries)]) // keep no records of acknowledged batches
+	s.entries = entries[:0]
 }
 
 // backoff is the delay before retry attempt+1: exponential from minBackoff,
@@ -337,7 +340,7 @@ func (s *Sink) backoff(attempt int) time.Duration {
 // Records over the message size limit are shortened here, once.
 func (s *Sink) take(rt route) []entry {
 	limit := min(s.batchBytes, s.maxRequest) - batchOverhead
-	var entries []entry
+	entries := s.entries[:0]
 	size := 0
 	s.mu.Lock()
 	defer s.mu.Unlock()
