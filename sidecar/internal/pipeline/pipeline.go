@@ -91,6 +91,9 @@ type Pipeline struct {
 	saveNow chan struct{}
 
 	lastSaved []checkpoint.Entry // checkpointer goroutine only
+
+	bytesRead atomic.Int64 // file bytes read, for quiet
+	quiet     quietMemory  // Run goroutine only
 }
 
 // New checks cfg and returns a Pipeline that is ready to Run.
@@ -127,6 +130,7 @@ func New(cfg Config, s Sink, pods PodSource, log *slog.Logger, reg prometheus.Re
 		active:  cfg.ActiveFile,
 		files:   make(map[tail.Identity]*file),
 		saveNow: make(chan struct{}, 1),
+		quiet:   newQuietMemory(),
 	}
 	p.m, err = newMetrics(reg, func() float64 { return float64(p.budget.inUse()) })
 	if err != nil {
@@ -197,6 +201,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		case <-cp.C:
 			p.saveCheckpoints()
 			lastSave = time.Now()
+			p.quiet.check(p.bytesRead.Load(), p.budget.inUse() == 0, lastSave)
 		case <-p.saveNow:
 			if soon == nil {
 				soon = time.After(max(0, minSaveGap-time.Since(lastSave)))

@@ -102,6 +102,8 @@ type env struct {
 	p      *Pipeline
 	cancel context.CancelFunc
 	done   chan error
+	// prepare, when set, adjusts the pipeline before it runs.
+	prepare func(*Pipeline)
 }
 
 func newEnv(t *testing.T, dir string, mutate func(*Config)) *env {
@@ -138,6 +140,9 @@ func (e *env) start() {
 		e.t.Fatal(err)
 	}
 	e.p = p
+	if e.prepare != nil {
+		e.prepare(p)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	e.done = make(chan error, 1)

@@ -398,6 +398,7 @@ func (fr *fileReader) addStats() {
 	}
 	if fr.bytesRead > 0 {
 		m.bytesRead.Add(float64(fr.bytesRead))
+		fr.p.bytesRead.Add(int64(fr.bytesRead))
 	}
 	for f := parse.FormatJSON; f <= parse.FormatPlain; f++ {
 		if n := fr.byFormat[f]; n > 0 {
