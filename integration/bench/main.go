@@ -36,6 +36,14 @@ func main() {
 	flag.DurationVar(&o.Steady, "steady", 20*time.Second, "how long the steady-rate scenario writes")
 	flag.DurationVar(&o.Idle, "idle", 20*time.Second, "how long the idle scenario is measured")
 	flag.DurationVar(&o.Settle, "settle", 7*time.Second, "how long the idle scenario waits, once its lines are shipped, before measuring")
+	flag.Func("env", "add NAME=VALUE to loglet's environment (repeatable), e.g. -env GOGC=50", func(v string) error {
+		if !strings.Contains(v, "=") {
+			return fmt.Errorf("%q is not NAME=VALUE", v)
+		}
+		o.Env = append(o.Env, v)
+		return nil
+	})
+	flag.StringVar(&o.Logs, "logs", "", "save loglet's stderr of each scenario in this directory")
 	run := flag.String("run", "", "run only the scenarios whose name matches this regular expression")
 	flag.Parse()
 	if *run != "" {
@@ -67,6 +75,8 @@ type options struct {
 	Scale          float64       // line count multiplier
 	Steady, Idle   time.Duration // durations of the steady and idle scenarios
 	Settle         time.Duration // idle: wait before measuring
+	Env            []string      // added to loglet's environment
+	Logs           string        // where loglet's stderr is saved, if set
 	Match          func(string) bool
 
 	tmp []string // directories to remove at the end

@@ -45,6 +45,9 @@ func runScenario(ctx context.Context, o *options, s scenario) (result, error) {
 		return result{}, err
 	}
 	defer os.RemoveAll(dir)
+	if o.Logs != "" {
+		defer saveLog(dir, o.Logs, s.Name)
+	}
 	logDir, infoDir := filepath.Join(dir, "logs"), filepath.Join(dir, "podinfo")
 	for _, d := range []string{logDir, infoDir} {
 		if err := os.Mkdir(d, 0o755); err != nil {
@@ -87,6 +90,7 @@ func runScenario(ctx context.Context, o *options, s scenario) (result, error) {
 		"LOGLET_KAFKA_BROKERS=" + b.Addr, "LOGLET_KAFKA_ACKS=" + s.Acks, "LOGLET_KAFKA_COMPRESSION=" + s.Codec,
 		"LOGLET_HTTP_ADDR=" + httpAddr,
 	}
+	env = append(env, o.Env...)
 	ctx, cancel := context.WithTimeout(ctx, scenarioTimeout)
 	defer cancel()
 	start := time.Now()
@@ -281,4 +285,20 @@ func withLog(err error, dir string) error {
 		lines = lines[len(lines)-20:]
 	}
 	return fmt.Errorf("%w\nloglet's log ends with:\n%s", err, strings.Join(lines, "\n"))
+}
+
+// saveLog copies loglet's stderr to logs/<scenario name>.stderr.
+func saveLog(dir, logs, name string) {
+	b, err := os.ReadFile(filepath.Join(dir, "stderr"))
+	if err != nil {
+		return
+	}
+	clean := strings.Map(func(r rune) rune {
+		if r == ' ' || r == '/' || r == ',' || r == '(' || r == ')' {
+			return '_'
+		}
+		return r
+	}, name)
+	os.MkdirAll(logs, 0o755)
+	os.WriteFile(filepath.Join(logs, clean+".stderr"), b, 0o644)
 }
