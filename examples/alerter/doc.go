@@ -20,6 +20,11 @@
 // limit are dropped on purpose; the next alert from that pod says how many
 // were.
 //
+// Stopping (SIGINT, SIGTERM) lets a request already sent to the webhook
+// finish, up to ALERT_HTTP_TIMEOUT, so that an alert the webhook accepted is
+// committed rather than posted again after the restart; waits between retries
+// end at once.
+//
 // # Configuration
 //
 // From the environment:

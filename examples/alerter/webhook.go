@@ -48,6 +48,11 @@ const maxRetryAfter = 5 * time.Minute
 // every status but 2xx and the three that mean the message itself is bad
 // (400, 413, 422), for which it returns a *rejectedError. It returns nil once
 // the webhook answered 2xx, or ctx.Err() when ctx ends first.
+//
+// A request already sent when ctx ends is not abandoned: the webhook may have
+// accepted it, and not knowing would make the alerter post the alert again
+// after a restart. It ends with the webhook's answer or the client's
+// timeout; post then returns nil if the answer was 2xx, else ctx.Err().
 func (w *webhook) post(ctx context.Context, text string) error {
 	body, err := json.Marshal(struct {
 		Text string `json:"text"`
@@ -57,18 +62,23 @@ func (w *webhook) post(ctx context.Context, text string) error {
 	}
 	backoff := w.retryMin
 	for attempt := 1; ; attempt++ {
-		status, retryAfter, err := w.try(ctx, body)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		reqCtx, cancel := w.requestContext(ctx)
+		status, retryAfter, err := w.try(reqCtx, body)
+		cancel()
 		if err == nil {
 			if attempt > 1 {
 				w.log.Info("webhook accepted the alert after retries", "attempts", attempt)
 			}
 			return nil
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
 		if rejected := (*rejectedError)(nil); errors.As(err, &rejected) {
 			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
 		wait := backoff/2 + rand.N(backoff/2+1)
 		if retryAfter > 0 {
@@ -80,6 +90,20 @@ func (w *webhook) post(ctx context.Context, text string) error {
 		}
 		backoff = min(2*backoff, w.retryMax)
 	}
+}
+
+// defaultRequestTimeout bounds a request when the client has no Timeout.
+const defaultRequestTimeout = 10 * time.Second
+
+// requestContext returns the context of one request: ctx's values without
+// its cancellation (see post), ending after the client's Timeout, or
+// defaultRequestTimeout if it has none.
+func (w *webhook) requestContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := w.client.Timeout
+	if d <= 0 {
+		d = defaultRequestTimeout
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), d)
 }
 
 // try makes one request and returns the status (0 without a response), the

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,6 +56,15 @@ func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
+// postContext is the context of a post in a test: post retries for as long
+// as it takes, so a test whose webhook never accepts would otherwise never
+// end.
+func postContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 func TestWebhookPost(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -84,7 +94,7 @@ func TestWebhookPost(t *testing.T) {
 				url: srv.URL, client: srv.Client(), retryMin: 10 * time.Millisecond, retryMax: 50 * time.Millisecond, log: testLogger(t),
 				sleep: func(ctx context.Context, d time.Duration) error { waits = append(waits, d); return nil },
 			}
-			err := w.post(context.Background(), "hello & <world>")
+			err := w.post(postContext(t), "hello & <world>")
 			if tt.wantErr == nil && err != nil {
 				t.Errorf("post: %v", err)
 			}
@@ -139,7 +149,7 @@ func TestWebhookPostRetriesUnreachable(t *testing.T) {
 		},
 	}
 	defer w.client.CloseIdleConnections()
-	if err := w.post(context.Background(), "x"); err != nil {
+	if err := w.post(postContext(t), "x"); err != nil {
 		t.Fatalf("post: %v", err)
 	}
 	if attempts != 3 || len(h.received()) != 1 {
@@ -150,7 +160,8 @@ func TestWebhookPostRetriesUnreachable(t *testing.T) {
 func TestWebhookPostStopsWithContext(t *testing.T) {
 	srv := httptest.NewServer(&scriptedHook{statuses: []int{503, 503, 503, 503, 503}})
 	defer srv.Close()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
 	waits := 0
 	w := &webhook{
 		url: srv.URL, client: srv.Client(), retryMin: time.Millisecond, retryMax: time.Millisecond, log: testLogger(t),
@@ -163,5 +174,67 @@ func TestWebhookPostStopsWithContext(t *testing.T) {
 	}
 	if err := w.post(ctx, "x"); !errors.Is(err, context.Canceled) {
 		t.Errorf("post = %v, want context.Canceled", err)
+	}
+}
+
+// TestWebhookPostFinishesRequestInFlight ends ctx while the webhook handles
+// the request. post waits for the answer: an alert the webhook accepted
+// counts as posted (so the alerter commits its offset rather than posting it
+// again after a restart), and a failed one is not retried.
+func TestWebhookPostFinishesRequestInFlight(t *testing.T) {
+	for _, tt := range []struct {
+		status  int
+		wantErr error
+	}{
+		{http.StatusOK, nil},
+		{http.StatusServiceUnavailable, context.Canceled},
+		{http.StatusBadRequest, &rejectedError{}},
+	} {
+		t.Run(http.StatusText(tt.status), func(t *testing.T) {
+			received, release := make(chan struct{}, 1), make(chan struct{})
+			var requests atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				requests.Add(1)
+				received <- struct{}{}
+				select {
+				case <-release:
+				case <-time.After(10 * time.Second):
+				}
+				w.WriteHeader(tt.status)
+			}))
+			defer srv.Close()
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			w := &webhook{
+				url: srv.URL, client: &http.Client{Timeout: 10 * time.Second}, retryMin: time.Millisecond, retryMax: time.Millisecond, log: testLogger(t),
+				sleep: func(ctx context.Context, d time.Duration) error { return ctx.Err() },
+			}
+			defer w.client.CloseIdleConnections()
+			done := make(chan error, 1)
+			go func() { done <- w.post(ctx, "x") }()
+			select {
+			case <-received:
+			case <-time.After(10 * time.Second):
+				t.Fatal("no request within 10s")
+			}
+			cancel()
+			close(release)
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(15 * time.Second):
+				t.Fatal("post did not return within 15s")
+			}
+			var rejected *rejectedError
+			switch {
+			case tt.wantErr == nil && err != nil,
+				errors.As(tt.wantErr, &rejected) && !errors.As(err, &rejected),
+				errors.Is(tt.wantErr, context.Canceled) && !errors.Is(err, context.Canceled):
+				t.Errorf("post = %v, want %v", err, tt.wantErr)
+			}
+			if n := requests.Load(); n != 1 {
+				t.Errorf("%d requests, want 1", n)
+			}
+		})
 	}
 }
