@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -28,7 +29,16 @@ type alerter struct {
 	// maxWait bounds a fetch request, and so how long closing the reader
 	// takes. Zero means 1s.
 	maxWait time.Duration
+	// closeTimeout bounds how long consume waits for the reader to close.
+	// Zero means defaultCloseTimeout.
+	closeTimeout time.Duration
 }
+
+// defaultCloseTimeout bounds closing the Kafka reader, which leaves the
+// consumer group and commits what is pending: kafka-go's Reader.Close can
+// block for a long time (segmentio/kafka-go#1248, #1006), and a stopping
+// alerter must still stop, well within Kubernetes' 30s grace period.
+const defaultCloseTimeout = 20 * time.Second
 
 // newAlerter checks cfg (after applying its defaults) and returns an alerter
 // that logs to log.
@@ -138,7 +148,7 @@ func (a *alerter) consume(ctx context.Context, topics []string) error {
 			a.log.Warn(fmt.Sprintf(msg, args...), "component", "kafka")
 		}),
 	})
-	defer r.Close()
+	defer a.closeReader(r)
 	a.log.Info("consuming", "topics", names, "group", a.cfg.GroupID)
 
 	// fetchCtx ends when the topics change; a record already being handled
@@ -177,6 +187,29 @@ func (a *alerter) consume(ctx context.Context, topics []string) error {
 		if err != nil {
 			a.log.Warn("commit failed; the record may be read again", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
 		}
+	}
+}
+
+// closeReader closes r, waiting at most closeTimeout. Past that it logs an
+// error and returns, and the close goes on unowned: the offsets it would have
+// committed are read again by the next consumer, and a leak check in a test
+// shows where kafka-go is stuck.
+func (a *alerter) closeReader(r io.Closer) {
+	timeout := a.closeTimeout
+	if timeout <= 0 {
+		timeout = defaultCloseTimeout
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Close() }()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			a.log.Warn("closing the Kafka reader", "err", err)
+		}
+	case <-t.C:
+		a.log.Error("the Kafka reader did not close in time; going on without it (uncommitted offsets will be read again)", "timeout", timeout)
 	}
 }
 

@@ -5,13 +5,16 @@ package main
 // webhook.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,6 +24,9 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
+
+// kafkaTimeout bounds each request the tests make to the broker.
+const kafkaTimeout = 30 * time.Second
 
 // testKafka is a kfake cluster and a kafka-go client for setting it up and
 // inspecting it.
@@ -47,7 +53,9 @@ func startKafka(t *testing.T) *testKafka {
 
 func (k *testKafka) createTopic(name string, partitions int) {
 	k.t.Helper()
-	resp, err := k.client.CreateTopics(context.Background(), &kafka.CreateTopicsRequest{
+	ctx, cancel := context.WithTimeout(context.Background(), kafkaTimeout)
+	defer cancel()
+	resp, err := k.client.CreateTopics(ctx, &kafka.CreateTopicsRequest{
 		Topics: []kafka.TopicConfig{{Topic: name, NumPartitions: partitions, ReplicationFactor: 1}},
 	})
 	if err == nil {
@@ -70,7 +78,9 @@ func (k *testKafka) produce(topic string, recs ...testRecord) {
 	for i, r := range recs {
 		msgs[i] = kafka.Message{Topic: topic, Key: []byte(r.pod), Value: r.value()}
 	}
-	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), kafkaTimeout)
+	defer cancel()
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
 		k.t.Fatalf("produce to %s: %v", topic, err)
 	}
 }
@@ -84,7 +94,8 @@ func (k *testKafka) committed(group, topic string, partitions int) []string {
 	for i := range ps {
 		ps[i], reqs[i] = i, kafka.LastOffsetOf(i)
 	}
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), kafkaTimeout)
+	defer cancel()
 	of, err := k.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ps}})
 	if err != nil {
 		k.t.Fatalf("offset fetch: %v", err)
@@ -103,6 +114,24 @@ func (k *testKafka) committed(group, topic string, partitions int) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// allCommitted reports whether the group committed every partition of topic
+// up to its end (an empty partition needs no commit).
+func (k *testKafka) allCommitted(group, topic string, partitions int) bool {
+	k.t.Helper()
+	got := k.committed(group, topic, partitions)
+	for _, p := range got {
+		var part int
+		var committed, end int64
+		if _, err := fmt.Sscanf(p, "%d:%d/%d", &part, &committed, &end); err != nil {
+			k.t.Fatalf("committed offsets %q: %v", p, err)
+		}
+		if committed != end && !(committed == -1 && end == 0) {
+			return false
+		}
+	}
+	return len(got) == partitions
 }
 
 // testRecord is a log record as loglet produces it.
@@ -275,37 +304,21 @@ func TestAlertsForErrorsAndExceptions(t *testing.T) {
 		"web-2: panic: assignment to entry in nil map",
 	}
 	eventually(t, "five alerts", func() bool { return len(hook.alerts()) >= len(want) })
+	// Every record was handled, so every offset gets committed. Records
+	// needing no alert follow the last alert, so the test waits for that
+	// rather than stopping the alerter before it read them.
+	group := "alerter-" + t.Name()
+	eventually(t, "every offset of logs.shop and logs.pay committed", func() bool {
+		return k.allCommitted(group, "logs.shop", 3) && k.allCommitted(group, "logs.pay", 1)
+	})
 	stop()
 	if diff := cmp.Diff(want, hook.alerts()); diff != "" {
 		t.Errorf("alerts (-want +got):\n%s", diff)
 	}
-	// Every record was handled, so every offset is committed; the topics
-	// the pattern does not match were never read.
-	group := "alerter-" + t.Name()
-	for _, c := range []struct {
-		topic      string
-		partitions int
-		want       []string
-	}{
-		{"logs.shop", 3, nil},
-		{"logs.pay", 1, []string{"0:2/2"}},
-		{"metrics", 1, []string{"0:-1/1"}},
-		{"logs-archive", 1, []string{"0:-1/1"}},
-	} {
-		got := k.committed(group, c.topic, c.partitions)
-		if c.want == nil { // records spread over partitions by key: all committed to the end
-			for _, p := range got {
-				var part int
-				var committed, end int64
-				fmt.Sscanf(p, "%d:%d/%d", &part, &committed, &end)
-				if committed != end && !(committed == -1 && end == 0) {
-					t.Errorf("%s partition %d: committed %d, end %d", c.topic, part, committed, end)
-				}
-			}
-			continue
-		}
-		if diff := cmp.Diff(c.want, got); diff != "" {
-			t.Errorf("%s committed/end offsets (-want +got):\n%s", c.topic, diff)
+	// The topics the pattern does not match were never read.
+	for _, topic := range []string{"metrics", "logs-archive"} {
+		if diff := cmp.Diff([]string{"0:-1/1"}, k.committed(group, topic, 1)); diff != "" {
+			t.Errorf("%s committed/end offsets (-want +got):\n%s", topic, diff)
 		}
 	}
 }
@@ -422,3 +435,54 @@ func TestRateLimitPerPod(t *testing.T) {
 		t.Errorf("alerts (-want +got):\n%s", diff)
 	}
 }
+
+// stuckCloser is a Kafka reader whose Close blocks until released, as
+// kafka-go's has been seen to.
+type stuckCloser struct{ release, closed chan struct{} }
+
+func (c stuckCloser) Close() error {
+	<-c.release
+	close(c.closed)
+	return nil
+}
+
+// TestCloseReaderGivesUp checks that a reader that does not close cannot
+// keep the alerter from stopping.
+func TestCloseReaderGivesUp(t *testing.T) {
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	a := &alerter{
+		log: slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return logs.Write(p)
+		}), nil)),
+		closeTimeout: 10 * time.Millisecond,
+	}
+	c := stuckCloser{make(chan struct{}), make(chan struct{})}
+	returned := make(chan struct{})
+	go func() {
+		a.closeReader(c)
+		close(returned)
+	}()
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("closeReader still waiting 10s after its 10ms timeout")
+	}
+	close(c.release)
+	select {
+	case <-c.closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not finish once released")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), "did not close in time") {
+		t.Errorf("logs %q, want the reader named as not closed", logs.String())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

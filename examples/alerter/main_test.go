@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -68,7 +69,9 @@ func TestCommand(t *testing.T) {
 
 func TestCommandRejectsBadConfig(t *testing.T) {
 	t.Parallel()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "ALERTER_TEST_RUN_MAIN=1", "ALERT_WEBHOOK_URL=", "ALERT_KAFKA_BROKERS=")
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
