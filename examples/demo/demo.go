@@ -188,6 +188,7 @@ func run(ctx, force context.Context, o options, environ []string, out *printer, 
 		}
 	}()
 
+	lenv := envMap(logletEnv)
 	out.notice(`loglet demo: an app logs through applib into a shared volume, the loglet sidecar
 ships every line to Kafka with its pod's identity, and a consumer prints the records.
 
@@ -195,7 +196,7 @@ ships every line to Kafka with its pod's identity, and a consumer prints the rec
             %s
   pod       %s/%s on node %s, container %s: made up; its Downward API files are
             %s/{labels,annotations}
-  sidecar   %s (pid %d), the real forwarder: LOGLET_SINK=kafka, lz4, acks=all,
+  sidecar   %s (pid %d), the real forwarder: LOGLET_SINK=kafka, %s, acks=%s,
             polling every %s; checkpoints in %s/.loglet
             its own logs: %s   metrics: http://%s/metrics
   Kafka     %s, topic %s
@@ -204,7 +205,7 @@ ships every line to Kafka with its pod's identity, and a consumer prints the rec
 Ctrl-C stops the app, then loglet (it ships what is left), then Kafka, and removes %s.`,
 		o.counter, strings.Join(appArgs, " "), app.pid(), filepath.Join(volume, podName+".log"),
 		podNamespace, podName, nodeName, container, podinfo,
-		o.loglet, loglet.pid(), getenvFrom(logletEnv, "LOGLET_POLL_INTERVAL"), volume,
+		o.loglet, loglet.pid(), lenv["LOGLET_KAFKA_COMPRESSION"], lenv["LOGLET_KAFKA_ACKS"], lenv["LOGLET_POLL_INTERVAL"], volume,
 		logletLog, httpAddr,
 		kafkaWhat, topic,
 		os.Getpid(), topic, dir)
@@ -293,8 +294,6 @@ func envMap(environ []string) map[string]string {
 	}
 	return m
 }
-
-func getenvFrom(environ []string, key string) string { return envMap(environ)[key] }
 
 // childEnv returns environ without the variables set names, then set's
 // variables, then those of defaults that neither environ nor set has.
