@@ -21,12 +21,10 @@ type printer struct {
 	mu   sync.Mutex
 	full bool          // the first record was printed in full
 	last map[int]int64 // offset of the last record printed, by partition
-	seen chan struct{} // closed when the first record is printed
-	once sync.Once
 }
 
 func newPrinter(w io.Writer, color bool) *printer {
-	return &printer{w: w, color: color, last: map[int]int64{}, seen: make(chan struct{})}
+	return &printer{w: w, color: color, last: map[int]int64{}}
 }
 
 // useColor reports whether output to f should be coloured: f is a
@@ -89,7 +87,6 @@ func (p *printer) record(m message) {
 	}
 	fmt.Fprintln(p.w, p.format(m))
 	p.last[m.Partition] = m.Offset
-	p.once.Do(func() { close(p.seen) })
 }
 
 // printed returns the offset of the last record printed from partition, or
