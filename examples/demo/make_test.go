@@ -206,13 +206,14 @@ func TestMakeDemo(t *testing.T) {
 
 // personEnv returns environ without what a person's shell would not have
 // when typing make demo: make's variables from an enclosing make (make
-// test) and loglet's own variables.
+// test), the CGO_ENABLED=1 make test sets for the race detector, and
+// loglet's own variables.
 func personEnv(environ []string) []string {
 	var out []string
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
 		switch {
-		case k == "MAKEFLAGS", k == "MFLAGS", k == "MAKELEVEL", k == "MAKEOVERRIDES", k == "TMPDIR",
+		case k == "MAKEFLAGS", k == "MFLAGS", k == "MAKELEVEL", k == "MAKEOVERRIDES", k == "TMPDIR", k == "CGO_ENABLED",
 			strings.HasPrefix(k, "LOGLET_"), strings.HasPrefix(k, "POD_"):
 			continue
 		}
