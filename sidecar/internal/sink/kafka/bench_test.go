@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/protocol"
 	"github.com/twmb/franz-go/pkg/kfake"
 
@@ -90,6 +91,9 @@ func benchmarkRecordEncoding(b *testing.B, codec string) {
 	c, err := cfg.compression()
 	if err != nil {
 		b.Fatal(err)
+	}
+	if c == kafka.Lz4 {
+		useLZ4Codec() // as New does
 	}
 	const perRequest = 1500 // about LOGLET_KAFKA_BATCH_BYTES of typical records
 	recs := make([]sink.Record, perRequest)

@@ -132,6 +132,9 @@ func New(cfg Config, pods func() *podinfo.Pod, logger *slog.Logger, reg promethe
 	}
 	acks, _ := cfg.requiredAcks()
 	codec, _ := cfg.compression()
+	if codec == kafka.Lz4 {
+		useLZ4Codec()
+	}
 	tc, err := cfg.tlsConfig()
 	if err != nil {
 		return nil, err
