@@ -292,7 +292,7 @@ func (p *Pipeline) scan(ctx, sendCtx context.Context, entries map[tail.Identity]
 		fl := p.files[fd.ID]
 		if fl == nil {
 			e, hasEntry := entries[fd.ID]
-			if !matched && !hasEntry {
+			if !matched && !hasEntry && !p.rotatedAway(fd.Name) {
 				continue
 			}
 			fl = &file{id: fd.ID, path: fd.Path, name: fd.Name, matched: matched, size: fd.Info.Size()}
@@ -442,4 +442,30 @@ func (p *Pipeline) isRotationOfActive(name string) bool {
 	}
 	stem := strings.TrimSuffix(p.active, filepath.Ext(p.active))
 	return len(name) > len(stem)+1 && strings.HasPrefix(name, stem) && strings.ContainsRune(".-_", rune(name[len(stem)]))
+}
+
+// compressed are suffixes of rotated files that logrotate and friends
+// compress: never text to ship.
+var compressed = []string{".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4", ".snappy", ".Z"}
+
+// rotatedAway reports whether an unknown file that the include pattern does
+// not match must be read all the same: a rotation of the active file
+// (app.log.1) that the pipeline never saw under the active name, because it
+// was created and rotated away while the sidecar was down or between two
+// scans. Compressed and excluded files are left alone.
+func (p *Pipeline) rotatedAway(name string) bool {
+	if !p.isRotationOfActive(name) || strings.HasPrefix(name, ".") {
+		return false
+	}
+	for _, suffix := range compressed {
+		if strings.HasSuffix(name, suffix) {
+			return false
+		}
+	}
+	if p.cfg.Exclude != "" {
+		if ex, _ := filepath.Match(p.cfg.Exclude, name); ex {
+			return false
+		}
+	}
+	return true
 }

@@ -642,3 +642,30 @@ func TestFastCatchUpSavesEarly(t *testing.T) {
 	})
 	e.stop()
 }
+
+func TestRotatedAwayWhileDown(t *testing.T) {
+	e := newEnv(t, "", nil)
+	e.write("app.log", jsonLines(0, 10))
+	e.write("app.log.3.gz", "\x1f\x8b not text\n") // compressed rotations are never read
+	e.start()
+	e.waitRecords(10)
+	e.stop()
+	// While the sidecar is down the app writes, rotates to a name the
+	// include pattern does not match, and does it again: the second file
+	// was never seen under the active name.
+	e.write("app.log", jsonLines(10, 5))
+	os.Rename(e.path("app.log"), e.path("app.log.1"))
+	e.write("app.log", jsonLines(15, 5))
+	os.Rename(e.path("app.log"), e.path("app.log.2"))
+	e.write("app.log", jsonLines(20, 5))
+	e.write("other.log.1", jsonLines(100, 1)) // not a rotation of app.log: not ours to read
+	e.out = &syncBuffer{}
+	e.sink = sink.NewWriter(e.out)
+	e.start()
+	e.waitRecords(15)
+	time.Sleep(200 * time.Millisecond)
+	e.stop()
+	if diff := cmp.Diff(sorted(lineMsgs(10, 15)), sorted(msgs(t, e.out.String()))); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
+	}
+}
