@@ -19,6 +19,7 @@ import (
 
 	"github.com/loglet/loglet/sidecar/internal/agent"
 	"github.com/loglet/loglet/sidecar/internal/config"
+	"github.com/loglet/loglet/sidecar/internal/memlimit"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -55,11 +56,31 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return 2
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level(cfg.LogLevel)}))
+	if limit, err := memlimit.Apply(lookup(environ), cgroupRoot); err != nil {
+		logger.Warn("the container's memory limit could not be read; no Go memory limit set", "err", err)
+	} else if limit > 0 {
+		logger.Info("Go memory limit set from the container's", "bytes", limit)
+	}
 	if err := agent.Run(ctx, cfg, logger, stdout); err != nil {
 		logger.Error("loglet failed", "err", err)
 		return 1
 	}
 	return 0
+}
+
+// cgroupRoot is where a container sees its own cgroup.
+const cgroupRoot = "/sys/fs/cgroup"
+
+// lookup returns a getenv over environ (NAME=VALUE entries).
+func lookup(environ []string) func(string) string {
+	return func(name string) string {
+		for _, kv := range environ {
+			if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+				return v
+			}
+		}
+		return ""
+	}
 }
 
 func level(s string) slog.Level {
