@@ -191,3 +191,40 @@ func TestScenarios(t *testing.T) {
 }
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestRsyslogPeer ships a small file through rsyslogd, as -peers does, when
+// Debian's rsyslog and rsyslog-kafka are installed, and checks the ratio
+// line names it.
+func TestRsyslogPeer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs rsyslogd and the broker")
+	}
+	if _, _, _, err := rsyslog(t.TempDir(), t.TempDir(), "127.0.0.1:9092", scenario{Files: 1, Acks: "one", Codec: "none"}); err != nil {
+		t.Skipf("no rsyslog peer here: %v", err)
+	}
+	o := &options{Dir: t.TempDir(), Scale: 1}
+	if err := o.prepare(); err != nil {
+		t.Fatal(err)
+	}
+	base := scenario{Lines: 2000, Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "none"}
+	loglet, peer := base, base
+	loglet.Name = "loglet"
+	peer.Name, peer.Peer = "rsyslog", peerRsyslog
+	var log bytes.Buffer
+	results, err := runAll(o, []scenario{loglet, peer}, &log)
+	if err != nil {
+		t.Fatalf("%v\nprogress:\n%s", err, log.String())
+	}
+	var out bytes.Buffer
+	printReport(&out, o, results)
+	if !strings.Contains(out.String(), "rsyslog on the same data:") {
+		t.Errorf("no ratio line:\n%s", out.String())
+	}
+}
+
+func TestRsyslogPeerReadsOneFile(t *testing.T) {
+	_, _, _, err := rsyslog(t.TempDir(), t.TempDir(), "127.0.0.1:9092", scenario{Files: 3})
+	if err == nil || !strings.Contains(err.Error(), "one file") {
+		t.Errorf("a peer scenario over 3 files: %v", err)
+	}
+}

@@ -104,21 +104,29 @@ func (b *broker) Count(ctx context.Context, topic string) (int64, error) {
 	return -1, nil
 }
 
-// WaitCount polls Count until it reaches want, ctx ends, or alive reports
-// that the forwarder died; it returns the time the count was first seen.
+// stallAfter is how long WaitCount waits without a new record.
+const stallAfter = 30 * time.Second
+
+// WaitCount polls Count until it reaches want, ctx ends, no record arrives
+// for stallAfter, or alive reports that the forwarder died; it returns the
+// time the count was first seen.
 func (b *broker) WaitCount(ctx context.Context, topic string, want int64, alive func() bool) (time.Time, error) {
 	var last int64
+	moved := time.Now()
 	for {
 		n, err := b.Count(ctx, topic)
 		now := time.Now()
 		if err == nil && n >= want {
 			return now, nil
 		}
-		if err == nil {
-			last = n
+		if err == nil && n > last {
+			last, moved = n, now
 		}
 		if !alive() {
-			return now, fmt.Errorf("loglet exited with %d of %d records in Kafka", last, want)
+			return now, fmt.Errorf("the forwarder exited with %d of %d records in Kafka", last, want)
+		}
+		if now.Sub(moved) > stallAfter {
+			return now, fmt.Errorf("no new record for %s: %d of %d records in Kafka (lost?)", stallAfter, last, want)
 		}
 		select {
 		case <-ctx.Done():

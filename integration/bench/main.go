@@ -44,6 +44,7 @@ func main() {
 		return nil
 	})
 	flag.StringVar(&o.Logs, "logs", "", "save loglet's stderr of each scenario in this directory")
+	flag.BoolVar(&o.Peers, "peers", false, "also ship the headline data with rsyslog (imfile, mmjsonparse, omkafka) and print the ratios")
 	run := flag.String("run", "", "run only the scenarios whose name matches this regular expression")
 	flag.Parse()
 	if *run != "" {
@@ -77,6 +78,7 @@ type options struct {
 	Settle         time.Duration // idle: wait before measuring
 	Env            []string      // added to loglet's environment
 	Logs           string        // where loglet's stderr is saved, if set
+	Peers          bool          // also run the peer scenarios
 	Match          func(string) bool
 
 	tmp []string // directories to remove at the end
@@ -144,11 +146,17 @@ type scenario struct {
 	Acks   string // LOGLET_KAFKA_ACKS
 	Codec  string // LOGLET_KAFKA_COMPRESSION
 	Rate   int    // lines per second (steady)
+	Peer   string // "" for loglet, or peerRsyslog
 }
 
 func defaultScenarios(o options) []scenario {
 	n := func(lines int) int { return max(1000, int(float64(lines)*o.Scale)) }
-	return []scenario{
+	var peers []scenario
+	if o.Peers {
+		peers = []scenario{{Name: "rsyslog 8 (imfile, mmjsonparse, omkafka): 1 file, JSON 180 B", Peer: peerRsyslog,
+			Lines: n(2_000_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "none"}}
+	}
+	return append([]scenario{
 		{Name: "1 file, JSON 180 B (headline)", Lines: n(2_000_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "none"},
 		{Name: "1 file, JSON 180 B, lz4", Lines: n(2_000_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "lz4"},
 		{Name: "1 file, JSON 180 B, snappy", Lines: n(500_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "snappy"},
@@ -162,7 +170,7 @@ func defaultScenarios(o options) []scenario {
 		{Name: "1 file, logfmt 180 B", Lines: n(1_000_000), Files: 1, Size: 180, Format: formatLogfmt, Acks: "one", Codec: "none"},
 		{Name: "steady 10,000 lines/s, JSON 180 B, defaults", Kind: steady, Lines: max(1000, int(10_000*o.Steady.Seconds())), Rate: 10_000, Files: 1, Size: 180, Format: formatJSON, Acks: "all", Codec: "lz4"},
 		{Name: "idle, 20 quiet files", Kind: idle, Lines: 100, Files: 20, Size: 180, Format: formatJSON, Acks: "all", Codec: "lz4"},
-	}
+	}, peers...)
 }
 
 // result is a scenario's measurements.
@@ -233,6 +241,26 @@ func printReport(w io.Writer, o *options, results []result) {
 			fmt.Fprintf(w, "| %s | %s | %d | %d | %.0f | %.1f | %.2f | %.2f | %s | %s | %s |\n",
 				r.Name, kafkaCol, r.Lines, r.Bytes/int64(r.Lines), r.linesPerSec(), r.mbPerSec(),
 				r.cpuPerMillion(), r.cpuPerGB(), mib(r.PeakRSS), lat50, lat99)
+		}
+	}
+	printRatios(w, results)
+}
+
+// printRatios compares each peer's row with loglet's row on the same data.
+func printRatios(w io.Writer, results []result) {
+	for _, peer := range results {
+		if peer.Peer == "" {
+			continue
+		}
+		for _, r := range results {
+			if r.Peer != "" || r.Kind != peer.Kind || r.Lines != peer.Lines || r.Files != peer.Files ||
+				r.Size != peer.Size || r.Format != peer.Format || r.Acks != peer.Acks || r.Codec != peer.Codec {
+				continue
+			}
+			fmt.Fprintf(w, "\n%s on the same data: %.2f CPU-s per million lines and %s peak RSS; loglet %.2f and %s: %.1f× less CPU and %.1f× less memory.\n",
+				peer.Peer, peer.cpuPerMillion(), mib(peer.PeakRSS), r.cpuPerMillion(), mib(r.PeakRSS),
+				peer.cpuPerMillion()/r.cpuPerMillion(), float64(peer.PeakRSS)/float64(r.PeakRSS))
+			break
 		}
 	}
 }

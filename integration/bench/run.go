@@ -94,7 +94,13 @@ func runScenario(ctx context.Context, o *options, s scenario) (result, error) {
 	ctx, cancel := context.WithTimeout(ctx, scenarioTimeout)
 	defer cancel()
 	start := time.Now()
-	p, err := harness.Start(o.Loglet, nil, env, filepath.Join(dir, "stdout"), filepath.Join(dir, "stderr"))
+	bin, args := o.Loglet, []string(nil)
+	if s.Peer == peerRsyslog {
+		if bin, args, env, err = rsyslog(dir, logDir, b.Addr, s); err != nil {
+			return r, err
+		}
+	}
+	p, err := harness.Start(bin, args, env, filepath.Join(dir, "stdout"), filepath.Join(dir, "stderr"))
 	if err != nil {
 		return r, err
 	}
