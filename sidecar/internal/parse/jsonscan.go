@@ -1,8 +1,10 @@
 package parse
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -100,6 +102,10 @@ func (s *scanner) str(b []byte, i int) (int, bool, error) {
 	i++
 	escaped := false
 	for i < len(b) {
+		i = skipPlain(b, i)
+		if i >= len(b) {
+			break
+		}
 		c := b[i]
 		switch {
 		case c == '"':
@@ -245,6 +251,38 @@ func (s *scanner) array(b []byte, i, depth int) (int, error) {
 		}
 	}
 }
+
+// skipPlain returns the index of the first byte from b[i] on that is not
+// plainASCII, or len(b). Most of a string is plain: it tests eight bytes at
+// a time, then finishes with the table.
+func skipPlain(b []byte, i int) int {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q, bs := x^(lsb*'"'), x^(lsb*'\\')
+		// A byte's high bit is set in m when it is below 0x20, is a quote or a
+		// backslash (zero after the xor), or is not ASCII. Borrows can set
+		// bits above the first such byte, never below it.
+		m := ((x-lsb*0x20)&^x | (q-lsb)&^q | (bs-lsb)&^bs | x) & msb
+		if m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	for i < len(b) && plainASCII[b[i]] {
+		i++
+	}
+	return i
+}
+
+// plainASCII marks the bytes a JSON string holds as they are: printable
+// ASCII but the quote and the backslash.
+var plainASCII = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func isHex(c byte) bool {
 	return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
