@@ -228,3 +228,18 @@ func TestRsyslogPeerReadsOneFile(t *testing.T) {
 		t.Errorf("a peer scenario over 3 files: %v", err)
 	}
 }
+
+func TestMedianIsOneRun(t *testing.T) {
+	runs := []result{
+		{CPU: 3 * time.Second, PeakRSS: 30},
+		{CPU: 1 * time.Second, PeakRSS: 10},
+		{CPU: 2 * time.Second, PeakRSS: 20},
+	}
+	m := median(runs)
+	if m.CPU != 2*time.Second || m.PeakRSS != 20 || m.Runs != 3 {
+		t.Errorf("median = %+v, want the 2 s run of 3", m)
+	}
+	if m := median([]result{{CPU: time.Second}}); m.Runs != 1 || m.CPU != time.Second {
+		t.Errorf("median of one = %+v", m)
+	}
+}

@@ -12,6 +12,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,6 +45,7 @@ func main() {
 		o.Env = append(o.Env, v)
 		return nil
 	})
+	flag.IntVar(&o.Count, "count", 0, "run every scenario this many times and report the median run (default: 3 for the 2,000,000-line rows, 1 for the others)")
 	flag.StringVar(&o.Logs, "logs", "", "save loglet's stderr of each scenario in this directory")
 	flag.BoolVar(&o.Peers, "peers", false, "also ship the headline data with rsyslog (imfile, mmjsonparse, omkafka) and print the ratios")
 	run := flag.String("run", "", "run only the scenarios whose name matches this regular expression")
@@ -79,6 +82,7 @@ type options struct {
 	Env            []string      // added to loglet's environment
 	Logs           string        // where loglet's stderr is saved, if set
 	Peers          bool          // also run the peer scenarios
+	Count          int           // runs of every scenario, if set (else its Repeat)
 	Match          func(string) bool
 
 	tmp []string // directories to remove at the end
@@ -147,6 +151,7 @@ type scenario struct {
 	Codec  string // LOGLET_KAFKA_COMPRESSION
 	Rate   int    // lines per second (steady)
 	Peer   string // "" for loglet, or peerRsyslog
+	Repeat int    // runs, of which the median is reported (0 means 1)
 }
 
 func defaultScenarios(o options) []scenario {
@@ -154,11 +159,11 @@ func defaultScenarios(o options) []scenario {
 	var peers []scenario
 	if o.Peers {
 		peers = []scenario{{Name: "rsyslog 8 (imfile, mmjsonparse, omkafka): 1 file, JSON 180 B", Peer: peerRsyslog,
-			Lines: n(2_000_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "none"}}
+			Lines: n(2_000_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "none", Repeat: 3}}
 	}
 	return append([]scenario{
-		{Name: "1 file, JSON 180 B (headline)", Lines: n(2_000_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "none"},
-		{Name: "1 file, JSON 180 B, lz4", Lines: n(2_000_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "lz4"},
+		{Name: "1 file, JSON 180 B (headline)", Lines: n(2_000_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "none", Repeat: 3},
+		{Name: "1 file, JSON 180 B, lz4", Lines: n(2_000_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "lz4", Repeat: 3},
 		{Name: "1 file, JSON 180 B, snappy", Lines: n(500_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "snappy"},
 		{Name: "1 file, JSON 180 B, zstd", Lines: n(500_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "zstd"},
 		{Name: "1 file, JSON 180 B, gzip", Lines: n(500_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "gzip"},
@@ -183,6 +188,7 @@ type result struct {
 	RSS      int64         // loglet's VmRSS at the end (idle: after the idle window)
 	Window   time.Duration // idle: the measured window
 	P50, P99 time.Duration // steady: latency percentiles
+	Runs     int           // runs the row is the median of
 	Err      error
 }
 
@@ -194,15 +200,33 @@ func runAll(o *options, scenarios []scenario, log io.Writer) ([]result, error) {
 		if o.Match != nil && !o.Match(s.Name) {
 			continue
 		}
-		fmt.Fprintf(log, "bench: %s ...\n", s.Name)
-		r, err := runScenario(context.Background(), o, s)
-		if err != nil {
-			return out, fmt.Errorf("%s: %w", s.Name, err)
+		runs := max(s.Repeat, 1)
+		if o.Count > 0 {
+			runs = o.Count
 		}
-		fmt.Fprintf(log, "bench: %s: %s\n", s.Name, r.summary())
-		out = append(out, r)
+		var rs []result
+		for i := range runs {
+			fmt.Fprintf(log, "bench: %s (run %d of %d) ...\n", s.Name, i+1, runs)
+			r, err := runScenario(context.Background(), o, s)
+			if err != nil {
+				return out, fmt.Errorf("%s: %w", s.Name, err)
+			}
+			fmt.Fprintf(log, "bench: %s: %s\n", s.Name, r.summary())
+			rs = append(rs, r)
+		}
+		out = append(out, median(rs))
 	}
 	return out, nil
+}
+
+// median returns the run whose CPU time is the median of rs, with Runs set.
+// CPU time per line varies from run to run with what else the machine does;
+// every figure of the row comes from that one run.
+func median(rs []result) result {
+	slices.SortFunc(rs, func(a, b result) int { return cmp.Compare(a.CPU, b.CPU) })
+	m := rs[len(rs)/2]
+	m.Runs = len(rs)
+	return m
 }
 
 func (r result) summary() string {
@@ -229,6 +253,9 @@ func printReport(w io.Writer, o *options, results []result) {
 	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	for _, r := range results {
 		kafkaCol := "acks=" + r.Acks + ", " + r.Codec
+		if r.Runs > 1 {
+			r.Name += fmt.Sprintf(" [median of %d]", r.Runs)
+		}
 		switch r.Kind {
 		case idle:
 			fmt.Fprintf(w, "| %s | %s | — | — | — | — | %.2f%% of a core over %s | — | %s (now %s) | — | — |\n",
