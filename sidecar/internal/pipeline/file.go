@@ -72,11 +72,11 @@ func (fl *file) settled() bool {
 	return len(fl.fifo) == 0 && fl.committed == fl.readEnd
 }
 
-// batch is a pooled sink.Batch with the memory its records live in.
+// batch is a pooled sink.Batch with the memory its records live in: the
+// records' values lie back to back in the arena, in order.
 type batch struct {
 	sb       *sink.Batch
 	arena    []byte
-	offs     []recOff
 	file     *file
 	gen      int
 	end      int64 // file offset just past the batch's last consumed byte
@@ -85,12 +85,6 @@ type batch struct {
 	records  int
 	reserved int // budget taken when the batch was started, until it is handed out
 	p        *Pipeline
-}
-
-type recOff struct {
-	start, end int
-	time       time.Time
-	offset     int64
 }
 
 // getBatch returns an empty batch for fl whose arena holds at least
@@ -115,6 +109,28 @@ func (b *batch) grow(need, limit int) {
 	arena := make([]byte, len(b.arena), size)
 	copy(arena, b.arena)
 	b.arena = arena
+	b.rebase()
+}
+
+// add appends a record whose value was just appended to the arena, from
+// byte start on; the append may have moved the arena (escapes made the
+// record longer than estimated).
+func (b *batch) add(start, oldCap int, t time.Time, offset int64) {
+	if cap(b.arena) != oldCap {
+		b.rebase()
+	}
+	end := len(b.arena)
+	b.sb.Records = append(b.sb.Records, sink.Record{Value: b.arena[start:end:end], Time: t, Pos: sink.Position{Offset: offset}})
+}
+
+// rebase points the records' values at the arena after it moved.
+func (b *batch) rebase() {
+	off := 0
+	for i := range b.sb.Records {
+		n := len(b.sb.Records[i].Value)
+		b.sb.Records[i].Value = b.arena[off : off+n : off+n]
+		off += n
+	}
 }
 
 func (p *Pipeline) putBatch(b *batch) {
@@ -122,24 +138,19 @@ func (p *Pipeline) putBatch(b *batch) {
 		return // let an outsized arena go
 	}
 	b.sb.Reset()
-	b.arena, b.offs = b.arena[:0], b.offs[:0]
+	b.arena = b.arena[:0]
 	b.file, b.acked, b.bytes, b.records, b.end, b.gen, b.reserved = nil, false, 0, 0, 0, 0, 0
 	p.batches.Put(b)
 }
 
-// seal fills the sink records from the arena once the batch is complete.
+// seal completes the records once the batch is complete: their file
+// identity, and the batch's totals.
 func (b *batch) seal() {
-	recs := b.sb.Records[:0]
-	for _, o := range b.offs {
-		recs = append(recs, sink.Record{
-			Value: b.arena[o.start:o.end],
-			Time:  o.time,
-			Pos:   sink.Position{File: b.file.idStr, Offset: o.offset},
-		})
+	for i := range b.sb.Records {
+		b.sb.Records[i].Pos.File = b.file.idStr
 	}
-	b.sb.Records = recs
 	b.bytes = len(b.arena)
-	b.records = len(b.offs)
+	b.records = len(b.sb.Records)
 }
 
 // track appends b to its file's queue of handed-out batches.

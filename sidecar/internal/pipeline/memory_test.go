@@ -1,11 +1,18 @@
 package pipeline
 
 import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/loglet/loglet/sidecar/internal/sink"
 )
 
 func TestQuietMemoryReleasesOncePerQuietSpell(t *testing.T) {
@@ -63,4 +70,59 @@ func TestPipelineReleasesMemoryWhenQuiet(t *testing.T) {
 	e.stop()
 	// The real release runs, and does not disturb a running process.
 	releaseMemory()
+}
+
+// contiguousSink checks that every batch's record values lie back to back
+// in one array (the batch's arena), then acknowledges the batch.
+type contiguousSink struct {
+	mu     sync.Mutex
+	values []string
+	broken []string
+}
+
+func (s *contiguousSink) Send(_ context.Context, b *sink.Batch) error {
+	s.mu.Lock()
+	for i, r := range b.Records {
+		s.values = append(s.values, string(r.Value))
+		if i > 0 {
+			prev := b.Records[i-1].Value
+			if unsafe.Pointer(unsafe.SliceData(r.Value)) != unsafe.Add(unsafe.Pointer(unsafe.SliceData(prev)), len(prev)) {
+				s.broken = append(s.broken, fmt.Sprintf("record %d of a batch of %d", i, len(b.Records)))
+			}
+		}
+	}
+	s.mu.Unlock()
+	b.Ack()
+	return nil
+}
+
+func (s *contiguousSink) Run(ctx context.Context) error { <-ctx.Done(); return nil }
+
+func TestRecordsFollowTheArenaWhenItGrows(t *testing.T) {
+	s := &contiguousSink{}
+	e := newEnv(t, "", nil)
+	e.sink = s
+	// Quotes are escaped: the record of the long plain line is twice the
+	// estimate, so encoding it moves the arena under the records before it.
+	quotes := strings.Repeat(`"`, 24<<10)
+	e.write("app.log", jsonLines(0, 3)+quotes+"\n"+jsonLines(3, 3))
+	e.start()
+	eventually(t, "7 records", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.values) == 7
+	})
+	e.stop()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.broken) > 0 {
+		t.Errorf("values not in the batch's arena: %v", s.broken)
+	}
+	var got []string
+	for _, v := range s.values {
+		got = append(got, records(t, v)[0].Msg)
+	}
+	if diff := cmp.Diff(append(append(lineMsgs(0, 3), quotes), lineMsgs(3, 3)...), got); diff != "" {
+		t.Errorf("messages (-want +got):\n%s", diff)
+	}
 }

@@ -275,7 +275,7 @@ func (fr *fileReader) onLine(line []byte, start, end int64, truncated bool) {
 func (fr *fileReader) onRecord(text []byte, start, end int64, lines int, truncated bool) {
 	if b := fr.cur; lines > 0 && b != nil {
 		if need := len(b.arena) + recordEstimate(text, fr.pod, fr.name); need > cap(b.arena) {
-			if len(b.offs) > 0 && cap(b.arena) >= fr.batchBytes {
+			if len(b.sb.Records) > 0 && cap(b.arena) >= fr.batchBytes {
 				fr.flush() // the record would outgrow a full-size arena: it starts the next batch
 			} else {
 				b.grow(need, fr.batchBytes+arenaSlack)
@@ -294,10 +294,10 @@ func (fr *fileReader) onRecord(text []byte, start, end int64, lines int, truncat
 		b = fr.startBatch()
 	}
 	in := parse.Input{Text: text, Lines: lines, File: fr.name, Offset: start, ReadTime: fr.readTime, Truncated: truncated}
-	n := len(b.arena)
+	n, oldCap := len(b.arena), cap(b.arena)
 	var res parse.Result
 	b.arena, res = fr.parser.Append(b.arena, &in, fr.pod)
-	b.offs = append(b.offs, recOff{start: n, end: len(b.arena), time: res.Time, offset: start})
+	b.add(n, oldCap, res.Time, start)
 	fr.byFormat[res.Format]++
 	if res.ParseError {
 		fr.parseErrs[res.Detected]++
@@ -306,7 +306,7 @@ func (fr *fileReader) onRecord(text []byte, start, end int64, lines int, truncat
 		fr.truncated++
 	}
 	fr.typeErrs += res.TypeErrors
-	if len(b.offs) >= maxBatchRecords || len(b.arena) >= fr.batchBytes {
+	if len(b.sb.Records) >= maxBatchRecords || len(b.arena) >= fr.batchBytes {
 		fr.flush()
 	}
 }
