@@ -150,6 +150,7 @@ func TestScenarios(t *testing.T) {
 		t.Fatal(err)
 	}
 	scenarios := []scenario{
+		{Name: "floor", Kind: floor, Lines: 3000, Files: 1, Size: 180, Format: formatJSON},
 		{Name: "full", Lines: 3000, Files: 3, Size: 180, Format: formatJSON, Acks: "one", Codec: "none"},
 		{Name: "logfmt", Lines: 1000, Files: 1, Size: 1024, Format: formatLogfmt, Acks: "all", Codec: "lz4"},
 		{Name: "steady", Kind: steady, Lines: 500, Rate: 1000, Files: 1, Size: 180, Format: formatJSON, Acks: "all", Codec: "zstd"},
@@ -164,6 +165,12 @@ func TestScenarios(t *testing.T) {
 		t.Fatalf("%d results for %d scenarios", len(results), len(scenarios))
 	}
 	for _, r := range results {
+		if r.Kind == floor {
+			if r.CPU < 0 || r.Elapsed <= 0 || r.Bytes <= 0 {
+				t.Errorf("floor: %+v", r)
+			}
+			continue
+		}
 		if r.PeakRSS <= 0 || r.RSS <= 0 {
 			t.Errorf("%s: no memory figures: %+v", r.Name, r)
 		}
@@ -187,6 +194,9 @@ func TestScenarios(t *testing.T) {
 	}
 	if rows != len(results) {
 		t.Errorf("table has %d rows for %d results:\n%s", rows, len(results), table.String())
+	}
+	if !strings.Contains(table.String(), "| CPU ÷ floor |") {
+		t.Errorf("no floor column:\n%s", table.String())
 	}
 }
 
@@ -241,5 +251,15 @@ func TestMedianIsOneRun(t *testing.T) {
 	}
 	if m := median([]result{{CPU: time.Second}}); m.Runs != 1 || m.CPU != time.Second {
 		t.Errorf("median of one = %+v", m)
+	}
+}
+
+func TestFloorRejectsInvalidJSON(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.log"), []byte("{\"a\":1}\n{\"a\":\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runFloor(dir); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("runFloor on a broken second line: %v", err)
 	}
 }

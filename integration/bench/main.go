@@ -137,6 +137,7 @@ const (
 	fullSpeed kind = iota // the files are written first; loglet ships them as fast as it can
 	steady                // lines are written at Rate while loglet runs; latency is measured
 	idle                  // quiet files; CPU and RSS are measured while nothing happens
+	floor                 // no forwarder: the benchmark reads the files and checks each line with json.Valid
 )
 
 // scenario is one row of the table.
@@ -162,6 +163,7 @@ func defaultScenarios(o options) []scenario {
 			Lines: n(2_000_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "none", Repeat: 3}}
 	}
 	return append([]scenario{
+		{Name: floorName, Kind: floor, Lines: n(2_000_000), Files: 1, Size: 180, Format: formatJSON, Repeat: 3},
 		{Name: "1 file, JSON 180 B (headline)", Lines: n(2_000_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "none", Repeat: 3},
 		{Name: "1 file, JSON 180 B, lz4", Lines: n(2_000_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "lz4", Repeat: 3},
 		{Name: "1 file, JSON 180 B, snappy", Lines: n(500_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "snappy"},
@@ -249,28 +251,73 @@ func mib(n int64) string            { return fmt.Sprintf("%.1f MiB", float64(n)/
 func printReport(w io.Writer, o *options, results []result) {
 	fmt.Fprintf(w, "Machine: %s, %d CPUs visible to Go, Linux %s, %s. loglet binary: %s.\n\n",
 		cpuModel(), runtime.NumCPU(), kernel(), runtime.Version(), fileSize(o.Loglet))
-	fmt.Fprintln(w, "| scenario | Kafka | lines | bytes/line | lines/s | MB/s | CPU-s per M lines | CPU-s per GB | peak RSS | p50 | p99 |")
-	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	var fl *result
+	for i := range results {
+		if results[i].Kind == floor {
+			fl = &results[i]
+			break
+		}
+	}
+	head, sep := "", ""
+	if fl != nil {
+		head, sep = " CPU ÷ floor |", "--:|"
+	}
+	fmt.Fprintln(w, "| scenario | Kafka | lines | bytes/line | lines/s | MB/s | CPU-s per M lines |"+head+" CPU-s per GB | peak RSS | p50 | p99 |")
+	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|"+sep+"--:|--:|--:|--:|")
 	for _, r := range results {
 		kafkaCol := "acks=" + r.Acks + ", " + r.Codec
+		if r.Kind == floor {
+			kafkaCol = "—"
+		}
 		if r.Runs > 1 {
 			r.Name += fmt.Sprintf(" [median of %d]", r.Runs)
 		}
+		relative := ""
+		if fl != nil {
+			relative = " — |"
+			if r.Kind != idle {
+				relative = fmt.Sprintf(" %.1f |", r.cpuPerMillion()/fl.cpuPerMillion())
+			}
+		}
 		switch r.Kind {
 		case idle:
-			fmt.Fprintf(w, "| %s | %s | — | — | — | — | %.2f%% of a core over %s | — | %s (now %s) | — | — |\n",
-				r.Name, kafkaCol, r.idleShare()*100, r.Window.Round(time.Second), mib(r.PeakRSS), mib(r.RSS))
+			fmt.Fprintf(w, "| %s | %s | — | — | — | — | %.2f%% of a core over %s |%s — | %s (now %s) | — | — |\n",
+				r.Name, kafkaCol, r.idleShare()*100, r.Window.Round(time.Second), relative, mib(r.PeakRSS), mib(r.RSS))
 		default:
-			lat50, lat99 := "—", "—"
+			lat50, lat99, rss := "—", "—", "—"
 			if r.Kind == steady {
 				lat50, lat99 = ms(r.P50), ms(r.P99)
 			}
-			fmt.Fprintf(w, "| %s | %s | %d | %d | %.0f | %.1f | %.2f | %.2f | %s | %s | %s |\n",
+			if r.PeakRSS > 0 {
+				rss = mib(r.PeakRSS)
+			}
+			fmt.Fprintf(w, "| %s | %s | %d | %d | %.0f | %.1f | %.2f |%s %.2f | %s | %s | %s |\n",
 				r.Name, kafkaCol, r.Lines, r.Bytes/int64(r.Lines), r.linesPerSec(), r.mbPerSec(),
-				r.cpuPerMillion(), r.cpuPerGB(), mib(r.PeakRSS), lat50, lat99)
+				r.cpuPerMillion(), relative, r.cpuPerGB(), rss, lat50, lat99)
 		}
 	}
 	printRatios(w, results)
+	if fl != nil {
+		printScaled(w, *fl, results)
+	}
+}
+
+// printScaled restates the headline row at the speed of the machine the
+// issue measured the other forwarders on, through the floor measured in the
+// same run.
+func printScaled(w io.Writer, fl result, results []result) {
+	for _, r := range results {
+		if r.Kind != fullSpeed || r.Peer != "" || r.Lines != fl.Lines || r.Files != fl.Files || r.Size != fl.Size ||
+			r.Format != fl.Format || r.Codec != "none" {
+			continue
+		}
+		times := r.cpuPerMillion() / fl.cpuPerMillion()
+		fmt.Fprintf(w, "\nThe floor took %.2f CPU-s per million lines in this run, %.2f on the machine of the issue's table: "+
+			"loglet's %s row is %.1f× the floor, %.2f CPU-s per million lines at that machine's speed "+
+			"(target 2.0, %.1f× the floor; Fluent Bit 4.7, %.1f×).\n",
+			fl.cpuPerMillion(), issueFloor, r.Name, times, times*issueFloor, 2.0/issueFloor, 4.7/issueFloor)
+		return
+	}
 }
 
 // printRatios compares each peer's row with loglet's row on the same data.

@@ -63,13 +63,17 @@ func runScenario(ctx context.Context, o *options, s scenario) (result, error) {
 
 	r := result{scenario: s}
 	switch s.Kind {
-	case fullSpeed:
+	case fullSpeed, floor:
 		r.Lines = s.Lines / s.Files * s.Files
 		r.Bytes, err = writeFiles(logDir, s, s.Lines/s.Files)
 	case idle:
 		r.Bytes, err = writeFiles(logDir, s, s.Lines)
 	}
 	if err != nil {
+		return r, err
+	}
+	if s.Kind == floor {
+		r.CPU, r.Elapsed, err = runFloor(logDir)
 		return r, err
 	}
 
