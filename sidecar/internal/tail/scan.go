@@ -111,14 +111,14 @@ func Watch(ctx context.Context, dir string, interval time.Duration, changed chan
 		}
 	}
 	// The watcher blocks on its channels, so drain them until it has closed.
-	closing := false
+	// Closing can take a poll interval: ctx.Done is then no longer selected,
+	// so that the loop waits instead of spinning on it.
+	done := ctx.Done()
 	for {
 		select {
-		case <-ctx.Done():
-			if !closing {
-				closing = true
-				go func() { w.Wait(); w.Close() }()
-			}
+		case <-done:
+			done = nil
+			go func() { w.Wait(); w.Close() }()
 		case <-w.Event:
 			signal()
 		case <-w.Error:
