@@ -6,7 +6,7 @@ BIN     := $(CURDIR)/bin
 
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test e2e fuzz bench vet image clean
+.PHONY: all build test e2e fuzz bench bench-peers vet image clean
 
 all: build
 
@@ -67,6 +67,11 @@ bench: build
 IMAGE ?= loglet:$(VERSION)
 image:
 	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+
+# bench-peers runs the headline data through rsyslog too (imfile, mmjsonparse,
+# omkafka: apt-get install rsyslog rsyslog-kafka), for a peer in the same run.
+bench-peers:
+	$(MAKE) bench BENCHFLAGS="-peers -run 'headline|floor|rsyslog'"
 
 clean:
 	rm -rf $(BIN)
