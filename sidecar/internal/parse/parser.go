@@ -444,84 +444,39 @@ func inferValue(t []byte) value {
 }
 
 // unquote decodes the Go-quoted string starting at b[i] (the quote) into
-// p.strbuf, as logrus' TextFormatter writes it (%q). It returns the index
-// after the closing quote.
+// p.strbuf, as logrus' TextFormatter writes it (%q), with strconv's
+// UnquoteChar. \' is accepted too; octal escapes, which %q never writes, are
+// not. It returns the index after the closing quote.
 func (p *Parser) unquote(b []byte, i int) (int, bool) {
 	i++
 	for i < len(b) {
-		c := b[i]
-		switch {
+		switch c := b[i]; {
 		case c == '"':
 			return i + 1, true
-		case c == '\\':
-			if i+1 >= len(b) {
-				return i, false
-			}
-			e := b[i+1]
-			i += 2
-			switch e {
-			case 'a':
-				p.strbuf = append(p.strbuf, '\a')
-			case 'b':
-				p.strbuf = append(p.strbuf, '\b')
-			case 'f':
-				p.strbuf = append(p.strbuf, '\f')
-			case 'n':
-				p.strbuf = append(p.strbuf, '\n')
-			case 'r':
-				p.strbuf = append(p.strbuf, '\r')
-			case 't':
-				p.strbuf = append(p.strbuf, '\t')
-			case 'v':
-				p.strbuf = append(p.strbuf, '\v')
-			case '\\', '"', '\'':
-				p.strbuf = append(p.strbuf, e)
-			case 'x', 'u', 'U':
-				n := 2
-				switch e {
-				case 'u':
-					n = 4
-				case 'U':
-					n = 8
-				}
-				if i+n > len(b) {
-					return i, false
-				}
-				var r rune
-				for _, h := range b[i : i+n] {
-					if !isHex(h) {
-						return i, false
-					}
-					r = r<<4 | rune(hexVal(h))
-				}
-				i += n
-				if e == 'x' {
-					p.strbuf = append(p.strbuf, byte(r))
-				} else {
-					if !utf8.ValidRune(r) {
-						return i, false
-					}
-					p.strbuf = utf8.AppendRune(p.strbuf, r)
-				}
-			default:
-				return i, false
-			}
-		default:
+		case c != '\\':
 			p.strbuf = append(p.strbuf, c)
 			i++
+		case i+1 < len(b) && b[i+1] == '\'':
+			p.strbuf = append(p.strbuf, '\'')
+			i += 2
+		case i+1 < len(b) && b[i+1] >= '0' && b[i+1] <= '7':
+			return i, false
+		default:
+			// The longest escape is \UXXXXXXXX: ten bytes.
+			esc := string(b[i:min(i+10, len(b))])
+			r, multibyte, tail, err := strconv.UnquoteChar(esc, '"')
+			if err != nil {
+				return i, false
+			}
+			if multibyte {
+				p.strbuf = utf8.AppendRune(p.strbuf, r)
+			} else {
+				p.strbuf = append(p.strbuf, byte(r))
+			}
+			i += len(esc) - len(tail)
 		}
 	}
 	return i, false
-}
-
-func hexVal(c byte) byte {
-	switch {
-	case c >= 'a':
-		return c - 'a' + 10
-	case c >= 'A':
-		return c - 'A' + 10
-	}
-	return c - '0'
 }
 
 // parsePlain takes a leading timestamp as the record's time and the rest as
