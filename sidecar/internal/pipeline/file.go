@@ -29,14 +29,12 @@ type file struct {
 	id tail.Identity
 
 	// lifecycle (Pipeline.mu)
-	path      string
-	name      string
-	state     fileState
-	matched   bool // the name matches the include pattern
-	startAt   int64
-	fromState bool // startAt came from a checkpoint
-	toDelete  bool // fully read rotated file to remove once acknowledged
-	size      int64
+	path     string
+	name     string
+	state    fileState
+	matched  bool // the name matches the include pattern
+	toDelete bool // fully read rotated file to remove once acknowledged
+	size     int64
 
 	// acks (file.mu)
 	mu        sync.Mutex
@@ -69,8 +67,11 @@ func (fl *file) entry(path string) checkpoint.Entry {
 func (fl *file) settled() bool {
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
-	return len(fl.fifo) == 0 && fl.committed == fl.readEnd
+	return fl.settledLocked()
 }
+
+// settledLocked is settled with file.mu held.
+func (fl *file) settledLocked() bool { return len(fl.fifo) == 0 && fl.committed == fl.readEnd }
 
 // batch is a pooled sink.Batch with the memory its records live in: the
 // records' values lie back to back in the arena, in order.

@@ -357,7 +357,7 @@ func (p *Pipeline) saveCheckpoints() {
 	entries := make([]checkpoint.Entry, 0, len(p.files))
 	for id, fl := range p.files {
 		fl.mu.Lock()
-		settled := len(fl.fifo) == 0 && fl.committed == fl.readEnd
+		settled := fl.settledLocked()
 		if fl.idStr != "" {
 			entries = append(entries, fl.entry(fl.name))
 		}
