@@ -10,8 +10,9 @@ import (
 	"sort"
 )
 
-// Version is the state format this package writes and reads.
-const Version = 1
+// Version is the state format this package writes. Load also reads
+// version 1, which had no tail fingerprint.
+const Version = 2
 
 // FileName is the state file's name inside the state directory.
 const FileName = "checkpoints.json"
@@ -24,9 +25,15 @@ type Entry struct {
 	Dev uint64 `json:"dev"`
 	Ino uint64 `json:"ino"`
 	// FPLen and FP are the length and hash (hex) of the file's first bytes,
-	// which tell a reused inode from the file that had it.
+	// which tell a reused inode from the file that had it. The fingerprint
+	// grows with the file up to 1 KiB, and is compared as a prefix.
 	FPLen int    `json:"fp_len"`
 	FP    string `json:"fp"`
+	// TailLen and Tail are the length and hash (hex) of the bytes just
+	// before Offset (version 2): a file rewritten in place to the same size
+	// or beyond, behind an unchanged head, no longer matches them.
+	TailLen int    `json:"tail_len,omitempty"`
+	Tail    string `json:"tail,omitempty"`
 	// Offset is the end of the acknowledged prefix of the file.
 	Offset int64 `json:"offset"`
 	// Path is the file's last known path, for people reading the state.
@@ -78,12 +85,12 @@ func (s *Store) Load() ([]Entry, error) {
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, &CorruptError{Path: path, Err: err}
 	}
-	if doc.Version != Version {
-		return nil, &CorruptError{Path: path, Err: fmt.Errorf("version %d, want %d", doc.Version, Version)}
+	if doc.Version < 1 || doc.Version > Version {
+		return nil, &CorruptError{Path: path, Err: fmt.Errorf("version %d, want 1 to %d", doc.Version, Version)}
 	}
 	for i, e := range doc.Files {
-		if e.Offset < 0 || e.FPLen < 0 {
-			return nil, &CorruptError{Path: path, Err: fmt.Errorf("entry %d: negative offset or fingerprint length", i)}
+		if e.Offset < 0 || e.FPLen < 0 || e.TailLen < 0 || int64(e.TailLen) > e.Offset {
+			return nil, &CorruptError{Path: path, Err: fmt.Errorf("entry %d: negative offset or fingerprint length, or a tail before the file", i)}
 		}
 	}
 	return doc.Files, nil

@@ -244,6 +244,7 @@ func (c *Config) Pipeline(pod *podinfo.Pod) pipeline.Config {
 		CheckpointInterval: c.CheckpointInterval, ShutdownTimeout: c.ShutdownTimeout,
 		MaxLineBytes: int(c.MaxLineBytes), MaxOpenFiles: c.MaxOpenFiles, MaxBufferBytes: int(c.MaxBufferBytes),
 		DeleteShipped: c.DeleteShipped,
+		PodOwned:      strings.Contains(c.Include, "{pod}"),
 		Parse:         parse.Options{FieldTypes: c.fieldTypes, Location: c.location},
 	}
 }

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -15,9 +16,25 @@ type fileState int
 
 const (
 	stateReading fileState = iota // a reader goroutine owns it
-	stateDormant                  // fully read and idle; no descriptor held
-	stateGone                     // deleted or vanished; forgotten once acknowledged
+	stateDormant                  // fully read and idle; no reader goroutine
+	stateGone                     // deleted or vanished; forgotten (and closed) once acknowledged
+	stateHeld                     // a copy of a tracked file's content (copytruncate), waiting to learn where to start
 )
+
+// maxHistory is how many ended generations (content before a truncation) a
+// file remembers, to recognise copies of them.
+const maxHistory = 4
+
+// generation is what was read of one content of a file before it was
+// truncated or rewritten: a copy of it (copytruncate's p.log.1) is read from
+// end on, not again from 0.
+type generation struct {
+	gen     int
+	head    tail.Fingerprint // the content's first bytes
+	end     int64            // how far it was read
+	tail    tail.Fingerprint // the bytes just before end
+	tailSet bool
+}
 
 // file tracks one file, by identity, across renames: what was read, what was
 // handed to the sink, and the acknowledged prefix that the checkpoint saves.
@@ -27,6 +44,12 @@ const (
 // sink's acknowledging goroutines. Lock order: Pipeline.mu, then file.mu.
 type file struct {
 	id tail.Identity
+	// f is the file's descriptor, opened (without following links) when the
+	// file is found and held until it is forgotten. While it is held the
+	// inode cannot be freed and reused, so (device, inode) names this file
+	// and no other; and a file deleted a millisecond after its creation can
+	// still be read to its end.
+	f *os.File
 
 	// lifecycle (Pipeline.mu)
 	path     string
@@ -35,32 +58,63 @@ type file struct {
 	matched  bool // the name matches the include pattern
 	toDelete bool // fully read rotated file to remove once acknowledged
 	size     int64
+	mtime    time.Time
+	copyOf   *file     // stateHeld: the file whose content this is a copy of
+	copyGen  int       // stateHeld: the generation of copyOf it copies
+	heldAt   time.Time // stateHeld: when the copy was found
 
 	// acks (file.mu)
-	mu        sync.Mutex
-	fp        tail.Fingerprint
-	fpSet     bool
-	idStr     string
-	gen       int      // bumped on truncation; acks of older generations do not move the checkpoint
-	fifo      []*batch // batches handed out and not yet popped, in file order
-	committed int64    // end of the acknowledged prefix
-	readEnd   int64    // end of what the reader has emitted
-	lastSaved int64
-	saved     bool // lastSaved is on disk
+	mu            sync.Mutex
+	fp            tail.Fingerprint // the first bytes read, growing with the file up to tail.FingerprintSize
+	fpSet         bool
+	idStr         string // "dev:inode:fingerprint", fixed at the generation's first record
+	tail          tail.Fingerprint // the bytes just before readEnd
+	tailSet       bool
+	committedTail tail.Fingerprint // the bytes just before committed
+	gen           int              // bumped on truncation; acks of older generations do not move the checkpoint
+	hist          []generation     // ended generations, newest last
+	fifo          []*batch         // batches handed out and not yet popped, in file order
+	committed     int64            // end of the acknowledged prefix
+	readEnd       int64            // end of what the reader has emitted
+	lastSaved     int64
+	saved         bool // lastSaved is on disk
 }
 
-func (fl *file) setFingerprint(fp tail.Fingerprint) {
+// setIdentity sets the fingerprint of a generation's first record, and the
+// identity string its records carry. file.mu is held.
+func (fl *file) setIdentity(fp tail.Fingerprint) {
 	fl.fp, fl.fpSet = fp, true
 	fl.idStr = fmt.Sprintf("%d:%d:%s", fl.id.Dev, fl.id.Ino, fp)
 }
 
 // entry is the file's checkpoint, read under file.mu.
 func (fl *file) entry(path string) checkpoint.Entry {
-	return checkpoint.Entry{
+	e := checkpoint.Entry{
 		ID: fl.idStr, Dev: fl.id.Dev, Ino: fl.id.Ino,
 		FPLen: fl.fp.Len, FP: fl.fp.String(),
 		Offset: fl.committed, Path: path,
 	}
+	if fl.committed > 0 && fl.committedTail.Len > 0 {
+		e.TailLen, e.Tail = fl.committedTail.Len, fl.committedTail.String()
+	}
+	return e
+}
+
+// endGenerationLocked remembers the current content as ended (truncated or
+// rewritten) and starts a new generation at 0; batches of the old one no
+// longer move the checkpoint. file.mu is held.
+func (fl *file) endGenerationLocked() {
+	if fl.fpSet && fl.readEnd > 0 {
+		fl.hist = append(fl.hist, generation{gen: fl.gen, head: fl.fp, end: fl.readEnd, tail: fl.tail, tailSet: fl.tailSet})
+		if len(fl.hist) > maxHistory {
+			fl.hist = fl.hist[1:]
+		}
+	}
+	fl.gen++
+	fl.committed, fl.readEnd = 0, 0
+	fl.saved = false
+	fl.fpSet, fl.tailSet = false, false
+	fl.committedTail = tail.Fingerprint{}
 }
 
 // settled reports whether everything emitted has been acknowledged.
@@ -80,7 +134,8 @@ type batch struct {
 	arena    []byte
 	file     *file
 	gen      int
-	end      int64 // file offset just past the batch's last consumed byte
+	end      int64            // file offset just past the batch's last consumed byte
+	tail     tail.Fingerprint // the bytes just before end
 	acked    bool  // under file.mu
 	bytes    int
 	records  int
@@ -141,6 +196,7 @@ func (p *Pipeline) putBatch(b *batch) {
 	b.sb.Reset()
 	b.arena = b.arena[:0]
 	b.file, b.acked, b.bytes, b.records, b.end, b.gen, b.reserved = nil, false, 0, 0, 0, 0, 0
+	b.tail = tail.Fingerprint{}
 	p.batches.Put(b)
 }
 
@@ -161,6 +217,7 @@ func (fl *file) track(b *batch) {
 	fl.fifo = append(fl.fifo, b)
 	if b.end > fl.readEnd {
 		fl.readEnd = b.end
+		fl.tail, fl.tailSet = b.tail, b.tail.Len > 0
 	}
 	fl.mu.Unlock()
 }
@@ -193,6 +250,7 @@ func (b *batch) complete() {
 		if head.gen == fl.gen {
 			advanced += head.end - fl.committed
 			fl.committed = head.end
+			fl.committedTail = head.tail
 		}
 		done = append(done, head)
 	}

@@ -22,6 +22,9 @@ type metrics struct {
 	lastAck        prometheus.Gauge
 	filesOpen      prometheus.Gauge
 	checkpointErrs prometheus.Counter
+	skipped        *prometheus.CounterVec // by reason
+	truncBackoffs  prometheus.Counter
+	copiesSkipped  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, buffered func() float64) (*metrics, error) {
@@ -53,13 +56,19 @@ func newMetrics(reg prometheus.Registerer, buffered func() float64) (*metrics, e
 		lastAck: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "loglet_last_ack_timestamp_seconds", Help: "Unix time of the last acknowledgement from the sink."}),
 		filesOpen: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "loglet_files_open", Help: "Files currently open for reading."}),
+			Name: "loglet_files_open", Help: "Log files whose descriptor is held: every tracked file, from discovery until it is forgotten."}),
 		checkpointErrs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "loglet_checkpoint_errors_total", Help: "Failed attempts to save the checkpoint state."}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loglet_files_skipped_total", Help: "Directory entries matching the include pattern that were not read, by reason: symlink (links are never followed) or not_regular (FIFOs, sockets, devices, directories)."}, []string{"reason"}),
+		truncBackoffs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loglet_truncation_backoffs_total", Help: "Times a file that kept being truncated was left alone for a while before it was read again."}),
+		copiesSkipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loglet_copied_bytes_skipped_total", Help: "Bytes of copies of truncated files (copytruncate) that were not read again, because they had been read from the original."}),
 	}
 	for _, c := range []prometheus.Collector{m.linesRead, m.bytesRead, m.records, m.parseErrors, m.typeErrors,
 		m.truncated, m.recordsAcked, m.rotations, m.truncations, m.deleted, m.lagBytes, m.bufferedBytes,
-		m.lastAck, m.filesOpen, m.checkpointErrs} {
+		m.lastAck, m.filesOpen, m.checkpointErrs, m.skipped, m.truncBackoffs, m.copiesSkipped} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

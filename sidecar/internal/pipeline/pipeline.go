@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,6 +52,7 @@ type Config struct {
 	MaxOpenFiles       int           // files read at once
 	MaxBufferBytes     int           // unacknowledged record bytes before reading pauses
 	DeleteShipped      bool          // remove rotated files once acknowledged
+	PodOwned           bool          // only the active file and its rotations match ({pod} in Include, on a shared directory)
 	Parse              parse.Options // field types and default zone
 }
 
@@ -76,13 +75,17 @@ type Pipeline struct {
 	store   checkpoint.Store
 	budget  *budget
 	batches sync.Pool
-	slots   chan struct{}
+	slots   slots
 	matcher tail.Matcher
 	active  string
 	wg      sync.WaitGroup // reader goroutines
+	changed chan struct{}  // a rescan is wanted: the directory changed, or a copy may be resolved
 
-	mu    sync.Mutex
-	files map[tail.Identity]*file
+	mu      sync.Mutex
+	files   map[tail.Identity]*file
+	skipped map[string]tail.Kind // entries not read, by name, so each is logged once
+
+	saveErr atomic.Pointer[error] // the last checkpoint save's failure, nil after a success
 
 	// unsaved counts file bytes acknowledged since the last save; past
 	// MaxBufferBytes a save is asked for early on saveNow, so a crash during
@@ -101,7 +104,7 @@ func New(cfg Config, s Sink, pods PodSource, log *slog.Logger, reg prometheus.Re
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m := tail.Matcher{Include: cfg.Include, Exclude: cfg.Exclude}
+	m := tail.Matcher{Include: cfg.Include, Exclude: cfg.Exclude, Active: cfg.ActiveFile, Owned: cfg.PodOwned}
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
@@ -125,10 +128,12 @@ func New(cfg Config, s Sink, pods PodSource, log *slog.Logger, reg prometheus.Re
 		cfg: cfg, sink: s, pods: pods, log: log,
 		store:   checkpoint.Store{Dir: cfg.StateDir},
 		budget:  newBudget(cfg.MaxBufferBytes),
-		slots:   make(chan struct{}, cfg.MaxOpenFiles),
+		slots:   newSlots(cfg.MaxOpenFiles),
 		matcher: m,
 		active:  cfg.ActiveFile,
+		changed: make(chan struct{}, 1),
 		files:   make(map[tail.Identity]*file),
+		skipped: make(map[string]tail.Kind),
 		saveNow: make(chan struct{}, 1),
 		quiet:   newQuietMemory(),
 	}
@@ -139,8 +144,15 @@ func New(cfg Config, s Sink, pods PodSource, log *slog.Logger, reg prometheus.Re
 	return p, nil
 }
 
-// Ready reports whether the checkpoint state can be written.
-func (p *Pipeline) Ready() error { return p.store.Writable() }
+// Ready reports whether the checkpoint state can be written: it fails while
+// the last save failed (a full volume, a state path that is not a file),
+// since every restart would then send again what was shipped.
+func (p *Pipeline) Ready() error {
+	if err := p.saveErr.Load(); err != nil {
+		return fmt.Errorf("saving checkpoints fails: %w", *err)
+	}
+	return p.store.Writable()
+}
 
 // Run ships the files until ctx ends, then shuts down: every file is read to
 // its current end and handed to the sink, acknowledgements are awaited for up
@@ -151,7 +163,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	entries, err := p.store.Load()
 	firstStart := entries == nil
 	if cerr := (*checkpoint.CorruptError)(nil); errors.As(err, &cerr) {
-		p.log.Error("checkpoint state unusable; starting without it, as LOGLET_START_AT says", "err", err)
+		// Skipping to the end would lose what was written while the sidecar
+		// was down: an unusable state means reading every file from 0.
+		p.log.Error("checkpoint state unusable; reading every file from the beginning, whatever LOGLET_START_AT says", "err", err)
+		firstStart = false
 	} else if err != nil {
 		return err
 	}
@@ -172,10 +187,15 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			p.log.Error("sink stopped", "err", err)
 		}
 	})
-	changed := make(chan struct{}, 1)
+	changed := p.changed
 	bg.Go(func() {
 		if err := tail.Watch(ctx, p.cfg.LogDir, p.cfg.PollInterval, changed); err != nil {
 			p.log.Error("watch log directory", "err", err)
+		}
+	})
+	bg.Go(func() {
+		if err := tail.Notify(ctx, p.cfg.LogDir, changed); err != nil {
+			p.log.Warn("inotify unavailable; finding new files by polling only, so a file that lives shorter than LOGLET_POLL_INTERVAL may be missed", "err", err)
 		}
 	})
 
@@ -214,19 +234,54 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 	}
 
-	p.log.Info("shutting down: reading files to their end and waiting for acknowledgements", "timeout", p.cfg.ShutdownTimeout)
+	p.log.Info("shutting down: reading files to their end and waiting for acknowledgements", "timeout", p.cfg.ShutdownTimeout.String())
 	deadline := time.AfterFunc(p.cfg.ShutdownTimeout, cancelSend)
 	defer deadline.Stop()
 	p.wg.Wait()
 	p.waitSettled(sendCtx)
 	p.saveCheckpoints()
-	if n := p.budget.inUse(); n > 0 {
-		p.log.Warn("shutdown timed out with records unacknowledged; they will be sent again after a restart", "bytes", n)
-	}
+	p.reportUnacknowledged()
 	cancelSink()
 	bg.Wait()
+	p.closeAll()
 	p.log.Info("stopped")
 	return nil
+}
+
+// reportUnacknowledged names, after a shutdown that timed out, each file
+// and the byte range whose records the sink did not acknowledge.
+func (p *Pipeline) reportUnacknowledged() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var total int64
+	for _, fl := range p.files {
+		fl.mu.Lock()
+		from, to := fl.committed, fl.readEnd
+		fl.mu.Unlock()
+		if to > from {
+			total += to - from
+			p.log.Warn("shutdown timed out: records of this file were not acknowledged",
+				"path", fl.path, "from_offset", from, "to_offset", to, "bytes", to-from)
+		}
+	}
+	if total > 0 {
+		p.log.Warn("shutdown timed out with records unacknowledged: they are read and sent again when the sidecar restarts with this volume, and are lost if the pod is being deleted (its emptyDir goes with it)",
+			"bytes", total, "timeout", p.cfg.ShutdownTimeout.String())
+	}
+}
+
+// closeAll closes the descriptors of every tracked file, once every reader
+// has ended.
+func (p *Pipeline) closeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, fl := range p.files {
+		if fl.f != nil {
+			fl.f.Close()
+			fl.f = nil
+			p.m.filesOpen.Dec()
+		}
+	}
 }
 
 // waitSettled waits until every handed-out batch is acknowledged, or ctx ends.
@@ -273,77 +328,6 @@ func (p *Pipeline) startLocked(ctx, sendCtx context.Context, fl *file) {
 	go p.readFile(ctx, sendCtx, fl)
 }
 
-// scan lists the directory and reconciles it with the tracked files: new
-// files get a reader, renamed ones a new name, dormant ones that grew a new
-// reader, and vanished ones are let go. The first scan (entries != nil)
-// also resumes files that have a checkpoint but no longer match the include
-// pattern (renamed away while the sidecar was down).
-func (p *Pipeline) scan(ctx, sendCtx context.Context, entries map[tail.Identity]checkpoint.Entry, firstStart bool) {
-	found, err := tail.Scan(p.cfg.LogDir, p.matcher, true)
-	if err != nil {
-		p.log.Error("scan log directory", "err", err)
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	seen := make(map[tail.Identity]bool, len(found))
-	for _, fd := range found {
-		matched := p.matcher.Match(fd.Name)
-		fl := p.files[fd.ID]
-		if fl == nil {
-			e, hasEntry := entries[fd.ID]
-			if !matched && !hasEntry && !p.rotatedAway(fd.Name) {
-				continue
-			}
-			fl = &file{id: fd.ID, path: fd.Path, name: fd.Name, matched: matched, size: fd.Info.Size()}
-			switch {
-			case hasEntry:
-				fl.committed, fl.readEnd = e.Offset, e.Offset
-				sum, _ := strconv.ParseUint(e.FP, 16, 64) // a bad hash only fails to match
-				fl.setFingerprint(tail.Fingerprint{Len: e.FPLen, Sum: sum})
-			case firstStart && entries != nil && p.cfg.StartAtEnd:
-				fl.committed, fl.readEnd = fd.Info.Size(), fd.Info.Size()
-			}
-			p.files[fd.ID] = fl
-			seen[fd.ID] = true
-			p.log.Info("tracking log file", "path", fd.Path, "offset", fl.committed)
-			p.startLocked(ctx, sendCtx, fl)
-			continue
-		}
-		seen[fd.ID] = true
-		if fl.path != fd.Path {
-			if fl.name == p.active {
-				p.m.rotations.Inc()
-			}
-			p.log.Info("log file renamed", "from", fl.name, "to", fd.Name)
-			p.m.lagBytes.DeleteLabelValues(fl.name)
-			fl.path, fl.name = fd.Path, fd.Name
-		}
-		fl.matched = matched
-		fl.size = fd.Info.Size()
-		if fl.state == stateDormant {
-			fl.mu.Lock()
-			readEnd := fl.readEnd
-			fl.mu.Unlock()
-			if fd.Info.Size() != readEnd {
-				p.startLocked(ctx, sendCtx, fl)
-			}
-		}
-	}
-	for id, fl := range p.files {
-		if seen[id] {
-			continue
-		}
-		if fl.matched && fl.name == p.active {
-			p.m.rotations.Inc() // the active file was deleted
-		}
-		fl.matched = false
-		if fl.state == stateDormant {
-			fl.state = stateGone
-		}
-	}
-}
-
 // saveCheckpoints writes the state when it changed, forgets files that are
 // gone and acknowledged, and removes rotated files that are fully shipped.
 func (p *Pipeline) saveCheckpoints() {
@@ -355,7 +339,7 @@ func (p *Pipeline) saveCheckpoints() {
 	var remove []candidate
 	p.mu.Lock()
 	entries := make([]checkpoint.Entry, 0, len(p.files))
-	for id, fl := range p.files {
+	for _, fl := range p.files {
 		fl.mu.Lock()
 		settled := fl.settledLocked()
 		if fl.idStr != "" {
@@ -367,8 +351,7 @@ func (p *Pipeline) saveCheckpoints() {
 		p.m.lagBytes.WithLabelValues(fl.name).Set(float64(max(lag, 0)))
 		switch {
 		case fl.state == stateGone && settled:
-			delete(p.files, id)
-			p.m.lagBytes.DeleteLabelValues(fl.name)
+			p.forgetLocked(fl)
 		case fl.toDelete && fl.state == stateDormant && settled && savedAll && fl.name != p.active:
 			remove = append(remove, candidate{fl, fl.path})
 		}
@@ -379,9 +362,11 @@ func (p *Pipeline) saveCheckpoints() {
 	if p.lastSaved == nil || !slices.Equal(entries, p.lastSaved) {
 		if err := p.store.Save(entries); err != nil {
 			p.m.checkpointErrs.Inc()
+			p.saveErr.Store(&err)
 			p.log.Error("save checkpoints", "err", err)
 			return
 		}
+		p.saveErr.Store(nil)
 		p.lastSaved = entries
 		p.markSaved(entries)
 	}
@@ -408,12 +393,12 @@ func (p *Pipeline) markSaved(entries []checkpoint.Entry) {
 // removeShipped deletes a rotated file whose every line is acknowledged and
 // checkpointed, after checking that path still names that file.
 func (p *Pipeline) removeShipped(fl *file, path string) {
-	fi, err := os.Stat(path)
-	if err != nil {
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.Mode().IsRegular() {
 		return
 	}
 	if id, _ := tail.IdentityOf(fi); id != fl.id {
-		return
+		return // renamed since; the descriptor held keeps another file from having this identity
 	}
 	fl.mu.Lock()
 	complete := fl.committed == fi.Size()
@@ -430,42 +415,4 @@ func (p *Pipeline) removeShipped(fl *file, path string) {
 	p.mu.Lock()
 	fl.state = stateGone
 	p.mu.Unlock()
-}
-
-// isRotationOfActive reports whether name looks like a rotated copy of the
-// active file: "<stem>.<anything>", "<stem>-<anything>" or
-// "<stem>_<anything>", where the active file is "<stem>.log". Only such files
-// are ever removed by LOGLET_DELETE_SHIPPED.
-func (p *Pipeline) isRotationOfActive(name string) bool {
-	if p.active == "" || name == p.active {
-		return false
-	}
-	stem := strings.TrimSuffix(p.active, filepath.Ext(p.active))
-	return len(name) > len(stem)+1 && strings.HasPrefix(name, stem) && strings.ContainsRune(".-_", rune(name[len(stem)]))
-}
-
-// compressed are suffixes of rotated files that logrotate and friends
-// compress: never text to ship.
-var compressed = []string{".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4", ".snappy", ".Z"}
-
-// rotatedAway reports whether an unknown file that the include pattern does
-// not match must be read all the same: a rotation of the active file
-// (app.log.1) that the pipeline never saw under the active name, because it
-// was created and rotated away while the sidecar was down or between two
-// scans. Compressed and excluded files are left alone.
-func (p *Pipeline) rotatedAway(name string) bool {
-	if !p.isRotationOfActive(name) || strings.HasPrefix(name, ".") {
-		return false
-	}
-	for _, suffix := range compressed {
-		if strings.HasSuffix(name, suffix) {
-			return false
-		}
-	}
-	if p.cfg.Exclude != "" {
-		if ex, _ := filepath.Match(p.cfg.Exclude, name); ex {
-			return false
-		}
-	}
-	return true
 }

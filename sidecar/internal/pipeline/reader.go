@@ -9,6 +9,7 @@ import (
 
 	"github.com/loglet/loglet/sidecar/internal/parse"
 	"github.com/loglet/loglet/sidecar/internal/tail"
+	"github.com/loglet/loglet/sidecar/rotation"
 )
 
 // Batch limits: a batch is handed to the sink when it holds this many
@@ -30,6 +31,7 @@ type fileReader struct {
 	parser *parse.Parser
 	name   string
 	ctx    context.Context // the context sends use; outlives the read context during shutdown
+	held   *bool           // whether this reader holds a read slot
 
 	cur        *batch
 	emittedEnd int64 // end of the last record (or blank line) emitted
@@ -41,63 +43,59 @@ type fileReader struct {
 	lineFn func([]byte, int64, int64, bool)
 	emitFn parse.Emit
 
+	seenSize  int64     // the file's size at the last check
+	seenMtime time.Time // and its modification time
+	truncFrom  time.Time     // start of the current burst of truncations
+	truncs     int           // truncations in it
+	truncPause time.Duration // the last pause after a burst
+
 	// per-batch statistics, added to the metrics when the batch is handed out
 	lines, bytesRead, truncated, typeErrs int
 	byFormat, parseErrs                   [4]int
 }
 
-// readFile owns fl while its state is stateReading: it opens the file, reads
-// it until it is finished, dormant, or ctx ends, and then drains it.
+// readFile owns fl while its state is stateReading: it reads the file until
+// it is finished, dormant, or ctx ends, and then drains it. It holds one of
+// the read slots only while it reads (see slots).
 func (p *Pipeline) readFile(ctx, sendCtx context.Context, fl *file) {
 	defer p.wg.Done()
-	select {
-	case p.slots <- struct{}{}:
-	case <-ctx.Done():
+	if err := p.slots.acquire(ctx); err != nil {
 		p.setState(fl, stateDormant)
 		return
 	}
-	defer func() { <-p.slots }()
-	p.m.filesOpen.Inc()
-	defer p.m.filesOpen.Dec()
-
-	next := p.read(ctx, sendCtx, fl)
+	held := true
+	next := p.read(ctx, sendCtx, fl, &held)
+	if held {
+		p.slots.release()
+	}
 	p.setState(fl, next)
 }
 
 // read runs the reading loop and returns the state the file ends in.
-func (p *Pipeline) read(ctx, sendCtx context.Context, fl *file) fileState {
+func (p *Pipeline) read(ctx, sendCtx context.Context, fl *file, held *bool) fileState {
 	p.mu.Lock()
-	path, name := fl.path, fl.name
+	name, f := fl.name, fl.f
 	p.mu.Unlock()
-	f, err := os.Open(path)
-	if err != nil {
-		p.log.Warn("open log file", "path", path, "err", err)
-		return stateDormant // the next scan finds it again or forgets it
-	}
-	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		p.log.Warn("stat log file", "path", path, "err", err)
+		p.log.Warn("stat log file", "name", name, "err", err)
 		return stateDormant
 	}
-	if id, _ := tail.IdentityOf(fi); id != fl.id {
-		return stateDormant // the name now belongs to another file; the scan sorts it out
+	if err := p.verifyStart(fl, f, fi.Size()); err != nil {
+		p.log.Warn("fingerprint log file", "name", name, "err", err)
+		return stateDormant
 	}
-
 	fl.mu.Lock()
 	start := fl.readEnd
 	fl.mu.Unlock()
-	if err := p.verifyStart(fl, f, fi.Size(), &start); err != nil {
-		p.log.Warn("fingerprint log file", "path", path, "err", err)
-		return stateDormant
-	}
 
 	fr := &fileReader{
-		p: p, fl: fl, f: f, name: name, ctx: sendCtx,
+		p: p, fl: fl, f: f, name: name, ctx: sendCtx, held: held,
 		r:          tail.NewReader(f, start),
 		parser:     parse.NewParser(p.cfg.Parse),
 		emittedEnd: start, sentEnd: start,
 		batchBytes: min(maxBatchBytes, max(p.cfg.MaxBufferBytes/4, 1)),
+		seenSize:   fi.Size(), seenMtime: fi.ModTime(),
 	}
 	fr.r.MaxLine = p.cfg.MaxLineBytes
 	fr.j.MaxBytes = p.cfg.MaxLineBytes
@@ -106,54 +104,95 @@ func (p *Pipeline) read(ctx, sendCtx context.Context, fl *file) fileState {
 	return fr.loop(ctx)
 }
 
-// verifyStart checks, before the first read of a file, that it is the file
-// its checkpoint was taken from and that it was not truncated below it, and
-// takes its fingerprint.
-func (p *Pipeline) verifyStart(fl *file, f *os.File, size int64, start *int64) error {
+// verifyStart checks, before a reader starts on a file, that it still holds
+// the content it was read from: not cut below what was read, the same first
+// bytes (compared as a prefix), and the same bytes just before the read
+// position. A file that fails is read again from 0 in a new generation. It
+// also takes the fingerprint of a file that has none yet.
+func (p *Pipeline) verifyStart(fl *file, f *os.File, size int64) error {
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
-	if fl.fpSet && *start > 0 {
-		ok, err := fl.fp.Matches(f)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			p.log.Info("file content changed since its checkpoint; reading it from the start", "file", fl.idStr)
-			fl.fpSet = false
-			*start = 0
-			p.restartLocked(fl, 0)
-		}
-	}
-	if *start > size {
-		p.log.Info("file is shorter than its checkpoint (truncated); reading it from the start", "file", fl.idStr, "size", size, "offset", *start)
+	if reason, err := contentChangedLocked(fl, f, size); err != nil {
+		return err
+	} else if reason != "" {
+		p.log.Info("file content changed since it was read; reading it from the start",
+			"file", fl.idStr, "reason", reason, "size", size, "offset", fl.readEnd)
 		p.m.truncations.Inc()
-		fl.fpSet = false
-		*start = 0
-		p.restartLocked(fl, 0)
+		fl.endGenerationLocked()
+		p.wantRescan()
 	}
 	if !fl.fpSet && size > 0 {
-		fp, err := tail.ReadFingerprint(f, tail.FingerprintSize)
+		fp, err := tail.ReadFingerprint(f, min(tail.FingerprintSize, int(min(size, 1<<30))))
 		if err != nil {
 			return err
 		}
-		fl.setFingerprint(fp)
+		fl.setIdentity(fp)
 	}
 	return nil
 }
 
-// restartLocked starts a new generation of fl at offset; batches of the old
-// one no longer move its checkpoint. fl.mu is held.
-func (p *Pipeline) restartLocked(fl *file, offset int64) {
-	fl.gen++
-	fl.committed, fl.readEnd = offset, offset
-	fl.saved = false
+// contentChangedLocked tells why fl's file no longer holds what was read
+// from it up to readEnd, or "" when it does. file.mu is held.
+func contentChangedLocked(fl *file, f *os.File, size int64) (string, error) {
+	if fl.readEnd == 0 {
+		return "", nil
+	}
+	if size < fl.readEnd {
+		return "truncated", nil
+	}
+	if fl.fpSet {
+		if ok, err := fl.fp.Matches(f); err != nil {
+			return "", err
+		} else if !ok {
+			return "first bytes changed", nil
+		}
+	}
+	if fl.tailSet {
+		if ok, err := fl.tail.MatchesAt(f, fl.readEnd-int64(fl.tail.Len)); err != nil {
+			return "", err
+		} else if !ok {
+			return "bytes before the read position changed", nil
+		}
+	}
+	return "", nil
 }
+
+// wantRescan asks the Run loop for a scan soon, without blocking.
+func (p *Pipeline) wantRescan() {
+	select {
+	case p.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Truncation backoff: a file truncated truncBurst times within
+// truncWindow is left alone for a while, doubling up to truncMaxBackoff,
+// so that a file whose size lies (a procfs file behind a bind mount reads
+// more than its stat size of 0) cannot make the sidecar re-read it in a
+// tight loop.
+const (
+	truncBurst      = 3
+	truncWindow     = 10 * time.Second
+	truncMinBackoff = time.Second
+	truncMaxBackoff = time.Minute
+)
 
 func (fr *fileReader) loop(ctx context.Context) fileState {
 	p, fl := fr.p, fr.fl
 	backoff := minBackoff
 	lastData := time.Now()
+	waited := false
 	for {
+		if waited {
+			waited = false
+			if fr.checkChanged() {
+				if !fr.truncationPause(ctx) {
+					fr.finish(true)
+					return stateDormant
+				}
+				continue
+			}
+		}
 		fr.pod = p.pods.Pod().JSON()
 		fr.readTime = time.Now()
 		n, err := fr.r.Read(fr.lineFn)
@@ -162,12 +201,21 @@ func (fr *fileReader) loop(ctx context.Context) fileState {
 			lastData = fr.readTime
 			backoff = minBackoff
 			if ctx.Err() == nil {
+				if p.slots.contended() {
+					// Another file waits for a slot: hand out what was
+					// read and queue behind it.
+					fr.flush()
+					if !fr.pause(ctx, 0) {
+						fr.finish(true)
+						return stateDormant
+					}
+				}
 				continue
 			}
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
 			p.log.Error("read log file", "file", fr.name, "err", err)
-			fr.finish()
+			fr.finish(false)
 			return stateDormant
 		}
 		if n == 0 {
@@ -178,20 +226,25 @@ func (fr *fileReader) loop(ctx context.Context) fileState {
 			if n > 0 {
 				continue // read to the current end before stopping
 			}
-			fr.finish()
+			fr.finish(true)
 			return stateDormant
 		}
 
 		fi, err := fr.f.Stat()
 		if err != nil {
 			p.log.Error("stat log file", "file", fr.name, "err", err)
-			fr.finish()
+			fr.finish(false)
 			return stateDormant
 		}
 		if fi.Size() < fr.r.Offset() {
-			fr.truncatedTo(fi.Size())
+			fr.truncatedTo(fi.Size(), "truncated")
+			if !fr.truncationPause(ctx) {
+				fr.finish(true)
+				return stateDormant
+			}
 			continue
 		}
+		fr.seenSize, fr.seenMtime = fi.Size(), fi.ModTime()
 		idle := time.Since(lastData)
 		if _, pending := fr.j.Pending(); pending && idle >= p.cfg.MultilineTimeout {
 			fr.j.Flush(fr.emitFn)
@@ -206,31 +259,113 @@ func (fr *fileReader) loop(ctx context.Context) fileState {
 			if deleted || !matched {
 				// Renamed away or deleted: read to its end through the open
 				// descriptor, then let it go.
-				fr.finish()
+				fr.finish(false)
 				if deleted {
 					return stateGone
 				}
+				fr.markDeletable(name)
 				return stateDormant
 			}
 			_, partial := fr.r.Partial()
 			_, pending := fr.j.Pending()
 			if name != p.active && !partial && !pending {
-				if p.cfg.DeleteShipped && p.isRotationOfActive(name) {
-					p.mu.Lock()
-					fl.toDelete = true
-					p.mu.Unlock()
-				}
+				fr.markDeletable(name)
 				return stateDormant
 			}
 		}
-		t := time.NewTimer(backoff)
+		if !fr.pause(ctx, backoff) {
+			fr.finish(true)
+			return stateDormant
+		}
+		waited = true
+		backoff = min(backoff*2, p.cfg.PollInterval)
+	}
+}
+
+// markDeletable marks a fully read file whose name is a rotation of the
+// active file for removal once its records are acknowledged
+// (LOGLET_DELETE_SHIPPED), whether or not the include pattern matches it.
+func (fr *fileReader) markDeletable(name string) {
+	p := fr.p
+	if p.cfg.DeleteShipped && rotation.Of(p.active, name) {
+		p.mu.Lock()
+		fr.fl.toDelete = true
+		p.mu.Unlock()
+	}
+}
+
+// checkChanged runs after a wait, before reading again: when the file's size
+// or modification time moved, it checks that the file still holds what was
+// read (it may have been truncated and refilled past the read position
+// between two reads), and starts it again from 0 when it does not. It
+// reports whether the file was restarted.
+func (fr *fileReader) checkChanged() bool {
+	fi, err := fr.f.Stat()
+	if err != nil {
+		return false // the read that follows reports it
+	}
+	if fi.Size() == fr.seenSize && fi.ModTime().Equal(fr.seenMtime) {
+		return false
+	}
+	fr.seenSize, fr.seenMtime = fi.Size(), fi.ModTime()
+	if fi.Size() < fr.r.Offset() {
+		fr.truncatedTo(fi.Size(), "truncated")
+		return true
+	}
+	fl := fr.fl
+	fl.mu.Lock()
+	reason, err := contentChangedLocked(fl, fr.f, fi.Size())
+	fl.mu.Unlock()
+	if err != nil || reason == "" {
+		return false
+	}
+	fr.truncatedTo(fi.Size(), reason)
+	return true
+}
+
+// truncationPause waits, when the file keeps being truncated, before it is
+// read again; it reports false when the send context ended meanwhile.
+func (fr *fileReader) truncationPause(ctx context.Context) bool {
+	now := time.Now()
+	if now.Sub(fr.truncFrom) > truncWindow {
+		fr.truncFrom, fr.truncs = now, 0
+	}
+	fr.truncs++
+	if fr.truncs < truncBurst {
+		return true
+	}
+	fr.truncPause = min(max(2*fr.truncPause, truncMinBackoff), truncMaxBackoff)
+	p := fr.p
+	p.m.truncBackoffs.Inc()
+	p.log.Warn("log file keeps being truncated; leaving it alone before reading it again",
+		"file", fr.name, "truncations", fr.truncs, "within", now.Sub(fr.truncFrom).Round(time.Millisecond).String(),
+		"pause", fr.truncPause.String())
+	ok := fr.pause(ctx, fr.truncPause)
+	fr.truncFrom, fr.truncs = time.Now(), 0
+	return ok
+}
+
+// pause gives the read slot back, waits for d (or until ctx ends), and
+// takes a slot again behind the readers already waiting for one, so that
+// other files are read meanwhile. It reports false when no slot could be
+// had before the send context ended (a shutdown that timed out).
+func (fr *fileReader) pause(ctx context.Context, d time.Duration) bool {
+	p := fr.p
+	p.slots.release()
+	*fr.held = false
+	if d > 0 {
+		t := time.NewTimer(d)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
 		}
-		backoff = min(backoff*2, p.cfg.PollInterval)
 	}
+	if p.slots.acquire(fr.ctx) != nil {
+		return false
+	}
+	*fr.held = true
+	return true
 }
 
 func (fr *fileReader) takeFingerprint() {
@@ -240,29 +375,39 @@ func (fr *fileReader) takeFingerprint() {
 		return
 	}
 	fr.fl.mu.Lock()
-	fr.fl.setFingerprint(fp)
+	fr.fl.setIdentity(fp)
 	fr.fl.mu.Unlock()
 }
 
-// truncatedTo handles a file cut below what was read (copy-truncate): what
-// was read of the old content stays handed out, and reading starts again at 0.
-func (fr *fileReader) truncatedTo(size int64) {
+// truncatedTo handles a file cut below what was read, or rewritten in place
+// (copy-truncate): what was read of the old content stays handed out, the
+// old generation is remembered (so that a copy of it is not read again),
+// and reading starts again at 0.
+func (fr *fileReader) truncatedTo(size int64, reason string) {
 	p, fl := fr.p, fr.fl
-	p.log.Info("log file truncated; reading it from the start", "file", fr.name, "size", size, "offset", fr.r.Offset())
+	p.log.Info("log file truncated or rewritten; reading it from the start", "file", fr.name, "reason", reason,
+		"size", size, "offset", fr.r.Offset())
 	p.m.truncations.Inc()
 	fr.j.Flush(fr.emitFn)
 	fr.flush()
 	fr.r.Reset(0)
 	fr.emittedEnd, fr.sentEnd = 0, 0
 	fl.mu.Lock()
-	fl.fpSet = false
-	p.restartLocked(fl, 0)
+	fl.endGenerationLocked()
 	fl.mu.Unlock()
+	p.wantRescan() // a held copy of the old content may now be resolved
 }
 
-// finish hands out the held-back line and record: the file ends here.
-func (fr *fileReader) finish() {
-	fr.r.FlushPartial(fr.lineFn)
+// finish hands out the held-back record, and the held-back partial line
+// unless the sidecar is shutting down: a partial line at shutdown stays in
+// the file, before the checkpoint, so that when only the sidecar restarts
+// and the app completes the line, it is sent whole, once. (When the pod is
+// being deleted, such a last line without a newline is lost with the
+// volume; DESIGN.md lists it.)
+func (fr *fileReader) finish(shutdown bool) {
+	if !shutdown {
+		fr.r.FlushPartial(fr.lineFn)
+	}
 	fr.j.Flush(fr.emitFn)
 	fr.flush()
 }
@@ -360,6 +505,7 @@ func (fr *fileReader) flush() {
 	b.seal()
 	held := b.reserved
 	b.reserved = 0
+	fr.noteEnd(b)
 	fl.track(b)
 	fr.addStats()
 	if b.records == 0 {
@@ -388,6 +534,31 @@ func (fr *fileReader) flush() {
 		case <-fr.ctx.Done():
 			t.Stop()
 		}
+	}
+}
+
+// noteEnd takes the tail fingerprint of the bytes just before the batch's
+// end, and lets the file's head fingerprint grow over what has been read,
+// up to tail.FingerprintSize: both are what a later check compares to tell
+// the file from one rewritten in its place.
+func (fr *fileReader) noteEnd(b *batch) {
+	if b.end <= 0 {
+		return
+	}
+	if t, err := tail.TailAt(fr.f, b.end); err == nil {
+		b.tail = t
+	}
+	fl := fr.fl
+	fl.mu.Lock()
+	grow := fl.fpSet && fl.fp.Len < tail.FingerprintSize && b.end > int64(fl.fp.Len)
+	fl.mu.Unlock()
+	if !grow {
+		return
+	}
+	if fp, err := tail.ReadFingerprint(fr.f, int(min(b.end, tail.FingerprintSize))); err == nil {
+		fl.mu.Lock()
+		fl.fp = fp
+		fl.mu.Unlock()
 	}
 }
 

@@ -47,11 +47,26 @@ type Fingerprint struct {
 // String formats the hash as 16 hex digits.
 func (fp Fingerprint) String() string { return fmt.Sprintf("%016x", fp.Sum) }
 
+// TailSize is how many bytes before a read position a tail fingerprint
+// covers: enough to tell a file rewritten in place (truncated and refilled
+// past the old position between two reads) from the one that was read.
+const TailSize = 64
+
 // ReadFingerprint hashes the first min(n, size) bytes of f, reading with
 // ReadAt so f's offset is untouched.
 func ReadFingerprint(f io.ReaderAt, n int) (Fingerprint, error) {
-	buf := make([]byte, n)
-	got, err := f.ReadAt(buf, 0)
+	return HashRange(f, 0, n)
+}
+
+// HashRange hashes up to n bytes of f from offset off (fewer where the file
+// ends first), reading with ReadAt.
+func HashRange(f io.ReaderAt, off int64, n int) (Fingerprint, error) {
+	var small [TailSize]byte
+	buf := small[:]
+	if n > len(small) {
+		buf = make([]byte, n)
+	}
+	got, err := f.ReadAt(buf[:n], off)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return Fingerprint{}, fmt.Errorf("read fingerprint: %w", err)
 	}
@@ -60,11 +75,25 @@ func ReadFingerprint(f io.ReaderAt, n int) (Fingerprint, error) {
 	return Fingerprint{Len: got, Sum: h.Sum64()}, nil
 }
 
-// Matches reports whether f still begins with the bytes fp was taken from.
+// Matches reports whether f still begins with the bytes fp was taken from:
+// the comparison is of a prefix, so a file that grew still matches.
 func (fp Fingerprint) Matches(f io.ReaderAt) (bool, error) {
-	got, err := ReadFingerprint(f, fp.Len)
+	return fp.MatchesAt(f, 0)
+}
+
+// MatchesAt reports whether the fp.Len bytes of f from off are the bytes fp
+// was taken from.
+func (fp Fingerprint) MatchesAt(f io.ReaderAt, off int64) (bool, error) {
+	got, err := HashRange(f, off, fp.Len)
 	if err != nil {
 		return false, err
 	}
 	return got == fp, nil
+}
+
+// TailAt returns the tail fingerprint of the bytes just before end: the
+// last min(TailSize, end) of them.
+func TailAt(f io.ReaderAt, end int64) (Fingerprint, error) {
+	n := int(min(int64(TailSize), end))
+	return HashRange(f, end-int64(n), n)
 }

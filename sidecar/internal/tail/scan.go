@@ -2,31 +2,66 @@ package tail
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/radovskyb/watcher"
+
+	"github.com/loglet/loglet/sidecar/rotation"
 )
 
-// Found is a file that Scan found.
+// Kind is what a directory entry is, as far as shipping goes.
+type Kind int
+
+const (
+	// Regular is a regular file: the only kind that is ever read.
+	Regular Kind = iota
+	// Symlink is a symbolic link: never followed, whatever it points to.
+	Symlink
+	// Special is anything else: a directory, FIFO, socket or device.
+	Special
+)
+
+// String names the kind as the skip metrics' reason label does.
+func (k Kind) String() string {
+	switch k {
+	case Regular:
+		return "regular"
+	case Symlink:
+		return "symlink"
+	default:
+		return "not_regular"
+	}
+}
+
+// Found is a directory entry that Scan found. ID, Size and ModTime describe a
+// Regular entry as lstat saw it; the file must still be opened with Open,
+// which checks the entry again.
 type Found struct {
-	Path string
-	Name string
-	ID   Identity
-	Info os.FileInfo
+	Name    string
+	Kind    Kind
+	ID      Identity
+	Size    int64
+	ModTime time.Time
 }
 
 // Matcher decides which file names are shipped: those that match Include
 // and not Exclude (filepath.Match patterns on the base name). Names starting
 // with '.' are never shipped, so the state directory and temporary files on
-// the volume are left alone.
+// the volume are left alone. With Owned set, a name must also be the active
+// file Active or one of its rotations (package rotation): on a directory
+// shared by several pods, "{pod}*.log" then matches only this pod's files.
 type Matcher struct {
 	Include string
 	Exclude string
+	Active  string
+	Owned   bool
 }
 
 // Validate checks that both patterns are well-formed.
@@ -47,50 +82,117 @@ func (m Matcher) Match(name string) bool {
 	if ok, _ := filepath.Match(m.Include, name); !ok {
 		return false
 	}
-	if m.Exclude != "" {
-		if ex, _ := filepath.Match(m.Exclude, name); ex {
-			return false
-		}
+	if m.Excluded(name) {
+		return false
 	}
-	return true
+	return !m.Owned || rotation.Owned(m.Active, name)
 }
 
-// Scan lists the regular files in dir (not recursively), sorted by name.
-// With all false it returns only those m matches; with all true, every
-// regular file, so a caller can find files it still has checkpoints for
-// under a name that no longer matches.
-func Scan(dir string, m Matcher, all bool) ([]Found, error) {
+// Excluded reports whether name matches the exclude pattern.
+func (m Matcher) Excluded(name string) bool {
+	if m.Exclude == "" {
+		return false
+	}
+	ex, _ := filepath.Match(m.Exclude, name)
+	return ex
+}
+
+// Scan lists the entries of dir (not recursively), sorted by name, without
+// following symbolic links: a link is reported as a Symlink whatever it
+// points to. Hidden names (starting with '.') are left out.
+func Scan(dir string) ([]Found, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", dir, err)
 	}
-	var out []Found
+	out := make([]Found, 0, len(entries))
 	for _, e := range entries {
 		name := e.Name()
-		if !e.Type().IsRegular() && e.Type()&os.ModeSymlink == 0 {
+		if strings.HasPrefix(name, ".") {
 			continue
 		}
-		if !all && !m.Match(name) {
-			continue
+		fd := Found{Name: name}
+		switch t := e.Type(); {
+		case t&os.ModeSymlink != 0:
+			fd.Kind = Symlink
+		case !t.IsRegular():
+			fd.Kind = Special
+		default:
+			fi, err := os.Lstat(filepath.Join(dir, name))
+			if err != nil {
+				continue // vanished
+			}
+			if !fi.Mode().IsRegular() {
+				fd.Kind = Special // replaced since ReadDir
+				if fi.Mode()&os.ModeSymlink != 0 {
+					fd.Kind = Symlink
+				}
+				break
+			}
+			id, ok := IdentityOf(fi)
+			if !ok {
+				continue
+			}
+			fd.ID, fd.Size, fd.ModTime = id, fi.Size(), fi.ModTime()
 		}
-		path := filepath.Join(dir, name)
-		fi, err := os.Stat(path)
-		if err != nil || !fi.Mode().IsRegular() {
-			continue // vanished or not a regular file behind a link
-		}
-		id, ok := IdentityOf(fi)
-		if !ok {
-			continue
-		}
-		out = append(out, Found{Path: path, Name: name, ID: id, Info: fi})
+		out = append(out, fd)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
+// ErrNotRegular is returned by Open for a name that is not a regular file
+// in the directory itself: a symbolic link (never followed), a FIFO, socket,
+// device or directory. Use errors.As with *NotRegularError for the kind.
+var ErrNotRegular = errors.New("not a regular file")
+
+// NotRegularError is Open's error for a name that is not a regular file.
+type NotRegularError struct {
+	Path string
+	Kind Kind
+}
+
+func (e *NotRegularError) Error() string { return fmt.Sprintf("%s: %s, not a regular file", e.Path, e.Kind) }
+
+// Is makes errors.Is(err, ErrNotRegular) hold.
+func (e *NotRegularError) Is(target error) bool { return target == ErrNotRegular }
+
+// Open opens the regular file name inside dir for reading. It never follows
+// a symbolic link (O_NOFOLLOW on a single path component, so nothing outside
+// dir can be reached through the name), never blocks on a FIFO (O_NONBLOCK),
+// and checks the opened descriptor with fstat: anything but a regular file
+// is closed at once and reported as a *NotRegularError. The app container
+// that writes the directory may be hostile; see DESIGN.md's threat model.
+func Open(dir, name string) (*os.File, os.FileInfo, error) {
+	if name == "" || name == "." || name == ".." || strings.ContainsRune(name, '/') {
+		return nil, nil, fmt.Errorf("open %q: not a file name", name)
+	}
+	path := filepath.Join(dir, name)
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, nil, &NotRegularError{Path: path, Kind: Symlink}
+	}
+	if err != nil {
+		return nil, nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path)
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("stat %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, &NotRegularError{Path: path, Kind: Special}
+	}
+	return f, fi, nil
+}
+
 // Watch polls dir with github.com/radovskyb/watcher every interval and sends
 // on changed (without blocking; one pending signal is enough) whenever a file
-// is created, removed, renamed or moved. It returns when ctx ends.
+// is created, removed, renamed or moved. It returns when ctx ends. It is the
+// safety net beside Notify, and the only source of changes on file systems
+// that send no inotify events.
 func Watch(ctx context.Context, dir string, interval time.Duration, changed chan<- struct{}) error {
 	if interval <= 0 {
 		return fmt.Errorf("watch %s: interval %v is not positive", dir, interval)
@@ -103,13 +205,6 @@ func Watch(ctx context.Context, dir string, interval time.Duration, changed chan
 	}
 	started := make(chan error, 1)
 	go func() { started <- w.Start(interval) }()
-
-	signal := func() {
-		select {
-		case changed <- struct{}{}:
-		default:
-		}
-	}
 	// The watcher blocks on its channels, so drain them until it has closed.
 	// Closing can take a poll interval: ctx.Done is then no longer selected,
 	// so that the loop waits instead of spinning on it.
@@ -120,11 +215,11 @@ func Watch(ctx context.Context, dir string, interval time.Duration, changed chan
 			done = nil
 			go func() { w.Wait(); w.Close() }()
 		case <-w.Event:
-			signal()
+			signal(changed)
 		case <-w.Error:
 			// The directory itself vanished or could not be listed; the
 			// caller's periodic rescan reports it.
-			signal()
+			signal(changed)
 		case <-w.Closed:
 			<-started
 			return nil
@@ -134,5 +229,13 @@ func Watch(ctx context.Context, dir string, interval time.Duration, changed chan
 			}
 			return nil
 		}
+	}
+}
+
+// signal sends on changed without blocking.
+func signal(changed chan<- struct{}) {
+	select {
+	case changed <- struct{}{}:
+	default:
 	}
 }

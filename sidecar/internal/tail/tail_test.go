@@ -2,10 +2,14 @@ package tail
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -148,33 +152,157 @@ func TestFingerprint(t *testing.T) {
 	}
 }
 
-func TestMatcherAndScan(t *testing.T) {
-	dir := t.TempDir()
-	for _, n := range []string{"web-1.log", "web-1-20261121T000000.000000000Z.log", "web-2.log", "web-1.log.1", ".hidden.log", "debug.log"} {
-		appendFile(t, filepath.Join(dir, n), "x\n")
+func TestMatcher(t *testing.T) {
+	tests := []struct {
+		m    Matcher
+		want []string
+	}{
+		{Matcher{Include: "web-1*.log", Exclude: "*debug*"},
+			[]string{"web-1-20261121T000000.000000000Z.log", "web-1.log", "web-12.log"}},
+		// {pod}*.log on a shared directory: only the pod's own files.
+		{Matcher{Include: "web-1*.log", Active: "web-1.log", Owned: true},
+			[]string{"web-1-20261121T000000.000000000Z.log", "web-1.log"}},
+		{Matcher{Include: "*"}, []string{"debug.log", "web-1-20261121T000000.000000000Z.log", "web-1.log", "web-1.log.1", "web-12.log", "web-2.log"}},
 	}
-	os.Mkdir(filepath.Join(dir, "sub.log"), 0o755)
-	m := Matcher{Include: "web-1*.log", Exclude: "*debug*"}
-	if err := m.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	found, err := Scan(dir, m, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, f := range found {
-		names = append(names, f.Name)
-	}
-	if diff := cmp.Diff([]string{"web-1-20261121T000000.000000000Z.log", "web-1.log"}, names); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
-	}
-	all, _ := Scan(dir, m, true)
-	if len(all) != 6 {
-		t.Errorf("Scan all found %d files, want 6 regular files", len(all))
+	names := []string{"web-1.log", "web-1-20261121T000000.000000000Z.log", "web-12.log", "web-2.log", "web-1.log.1", ".hidden.log", "debug.log"}
+	for _, tt := range tests {
+		if err := tt.m.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, n := range names {
+			if tt.m.Match(n) {
+				got = append(got, n)
+			}
+		}
+		sort.Strings(got)
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("%+v (-want +got):\n%s", tt.m, diff)
+		}
 	}
 	if (Matcher{Include: "["}).Validate() == nil {
 		t.Error("bad pattern accepted")
+	}
+}
+
+func TestScanReportsKindsWithoutFollowing(t *testing.T) {
+	dir := t.TempDir()
+	outside := t.TempDir()
+	appendFile(t, filepath.Join(outside, "secret"), "secret\n")
+	appendFile(t, filepath.Join(dir, "a.log"), "x\n")
+	appendFile(t, filepath.Join(dir, ".hidden.log"), "x\n")
+	os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, "evil.log"))
+	os.Symlink("a.log", filepath.Join(dir, "inside.log"))
+	os.Mkdir(filepath.Join(dir, "sub.log"), 0o755)
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo.log"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	found, err := Scan(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Kind{}
+	for _, f := range found {
+		got[f.Name] = f.Kind
+		if f.Kind == Regular && (f.ID == Identity{} || f.Size != 2) {
+			t.Errorf("%s: regular entry without identity or size: %+v", f.Name, f)
+		}
+	}
+	want := map[string]Kind{"a.log": Regular, "evil.log": Symlink, "inside.log": Symlink, "sub.log": Special, "fifo.log": Special}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestOpenRefusesLinksAndSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	outside := t.TempDir()
+	appendFile(t, filepath.Join(outside, "secret"), "secret\n")
+	appendFile(t, filepath.Join(dir, "a.log"), "x\n")
+	os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, "evil.log"))
+	os.Symlink(outside, filepath.Join(dir, "d"))
+	syscall.Mkfifo(filepath.Join(dir, "fifo.log"), 0o644)
+	os.Mkdir(filepath.Join(dir, "sub.log"), 0o755)
+
+	f, fi, err := Open(dir, "a.log")
+	if err != nil || fi.Size() != 2 {
+		t.Fatalf("Open(a.log) = %v, %v", fi, err)
+	}
+	f.Close()
+	for name, kind := range map[string]Kind{"evil.log": Symlink, "d": Symlink, "fifo.log": Special, "sub.log": Special} {
+		f, _, err := Open(dir, name)
+		var nr *NotRegularError
+		if !errors.As(err, &nr) || nr.Kind != kind || !errors.Is(err, ErrNotRegular) {
+			t.Errorf("Open(%s) = %v, want a %v NotRegularError", name, err, kind)
+		}
+		if f != nil {
+			t.Errorf("Open(%s) returned a file", name)
+		}
+	}
+	for _, name := range []string{"d/secret", "..", "", "../x"} {
+		if f, _, err := Open(dir, name); err == nil {
+			f.Close()
+			t.Errorf("Open(%q) succeeded", name)
+		}
+	}
+}
+
+func TestNotifySignalsAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	changed := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() { done <- Notify(ctx, dir, changed) }()
+	// Events only arrive once the watch is in place: create files until one
+	// is signalled.
+	deadline := time.Now().Add(5 * time.Second)
+	for i := 0; ; i++ {
+		appendFile(t, filepath.Join(dir, fmt.Sprintf("n%d.log", i)), "x\n")
+		select {
+		case <-changed:
+		case <-time.After(50 * time.Millisecond):
+			if time.Now().After(deadline) {
+				t.Fatal("no signal for a new file")
+			}
+			continue
+		}
+		break
+	}
+	os.Remove(filepath.Join(dir, "n0.log"))
+	select {
+	case <-changed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no signal for a removal")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFingerprintsComparePrefixesAndTails(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.log")
+	appendFile(t, path, "banner\n")
+	f, _ := os.Open(path)
+	defer f.Close()
+	head, _ := ReadFingerprint(f, FingerprintSize)
+	appendFile(t, path, "line 1\n")
+	tl, err := TailAt(f, 14)
+	if err != nil || tl.Len != 14 {
+		t.Fatalf("TailAt = %+v, %v", tl, err)
+	}
+	if ok, _ := head.Matches(f); !ok {
+		t.Error("grown file does not match its head as a prefix")
+	}
+	if ok, _ := tl.MatchesAt(f, 0); !ok {
+		t.Error("tail does not match")
+	}
+	os.WriteFile(path, []byte("banner\nline 2\n"), 0o644) // same size, same head
+	if ok, _ := head.Matches(f); !ok {
+		t.Error("same head no longer matches")
+	}
+	if ok, _ := tl.MatchesAt(f, 0); ok {
+		t.Error("rewritten bytes before the position still match the tail")
 	}
 }
 

@@ -1,0 +1,255 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/loglet/loglet/sidecar/internal/checkpoint"
+	"github.com/loglet/loglet/sidecar/internal/tail"
+	"github.com/loglet/loglet/sidecar/rotation"
+)
+
+// scan lists the directory and reconciles it with the tracked files: new
+// files are opened and get a reader, renamed ones a new name, dormant ones
+// that changed a new reader, and vanished ones are let go. The first scan
+// (entries != nil) also resumes files that have a checkpoint but no longer
+// match the include pattern (renamed away while the sidecar was down).
+//
+// Only regular files are ever opened, and never through a symbolic link:
+// links and special files are skipped, counted and logged once per name.
+func (p *Pipeline) scan(ctx, sendCtx context.Context, entries map[tail.Identity]checkpoint.Entry, firstStart bool) {
+	found, err := tail.Scan(p.cfg.LogDir)
+	if err != nil {
+		p.log.Error("scan log directory", "err", err)
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	seen := make(map[tail.Identity]bool, len(found))
+	names := make(map[string]bool, len(found))
+	for _, fd := range found {
+		names[fd.Name] = true
+		matched := p.matcher.Match(fd.Name)
+		if fd.Kind != tail.Regular {
+			if matched || p.rotatedAway(fd.Name) {
+				p.skipLocked(fd.Name, fd.Kind)
+			}
+			continue
+		}
+		fl := p.files[fd.ID]
+		if fl == nil {
+			if _, hasEntry := entries[fd.ID]; !matched && !hasEntry && !p.rotatedAway(fd.Name) {
+				continue
+			}
+			if fl = p.openLocked(fd, matched); fl == nil {
+				continue
+			}
+			seen[fl.id] = true
+			e, hasEntry := entries[fl.id]
+			switch {
+			case hasEntry:
+				fl.committed, fl.readEnd = e.Offset, e.Offset
+				sum, _ := strconv.ParseUint(e.FP, 16, 64) // a bad hash only fails to match
+				fl.fp, fl.fpSet, fl.idStr = tail.Fingerprint{Len: e.FPLen, Sum: sum}, true, e.ID
+				if e.TailLen > 0 {
+					tsum, _ := strconv.ParseUint(e.Tail, 16, 64)
+					fl.tail, fl.tailSet = tail.Fingerprint{Len: e.TailLen, Sum: tsum}, true
+					fl.committedTail = fl.tail
+				}
+			case firstStart && entries != nil && p.cfg.StartAtEnd:
+				fl.committed, fl.readEnd = fl.size, fl.size
+			case fl.size > 0 && p.holdIfCopyLocked(fl):
+				p.log.Info("log file looks like a copy of a tracked file (copytruncate); waiting to learn where to start",
+					"path", fl.path, "copy_of", fl.copyOf.name)
+				continue
+			}
+			p.log.Info("tracking log file", "path", fl.path, "offset", fl.committed)
+			p.startLocked(ctx, sendCtx, fl)
+			continue
+		}
+		seen[fd.ID] = true
+		if fl.name != fd.Name {
+			if fl.name == p.active {
+				p.m.rotations.Inc()
+			}
+			p.log.Info("log file renamed", "from", fl.name, "to", fd.Name)
+			p.m.lagBytes.DeleteLabelValues(fl.name)
+			fl.path, fl.name = p.pathOf(fd.Name), fd.Name
+		}
+		fl.matched = matched
+		changed := fd.Size != fl.size || !fd.ModTime.Equal(fl.mtime)
+		fl.size, fl.mtime = fd.Size, fd.ModTime
+		if fl.state == stateDormant {
+			fl.mu.Lock()
+			readEnd := fl.readEnd
+			fl.mu.Unlock()
+			if fd.Size != readEnd || changed {
+				p.startLocked(ctx, sendCtx, fl)
+			}
+		}
+	}
+	for name := range p.skipped {
+		if !names[name] {
+			delete(p.skipped, name) // gone: a new entry of that name is reported again
+		}
+	}
+	for id, fl := range p.files {
+		if seen[id] {
+			continue
+		}
+		if fl.matched && fl.name == p.active {
+			p.m.rotations.Inc() // the active file was deleted
+		}
+		fl.matched = false
+		if fl.state == stateDormant || fl.state == stateHeld {
+			fl.state = stateGone
+		}
+	}
+	p.resolveCopiesLocked(ctx, sendCtx)
+}
+
+func (p *Pipeline) pathOf(name string) string { return p.cfg.LogDir + string(os.PathSeparator) + name }
+
+// openLocked opens a newly found file and starts tracking it, or returns nil
+// when it is not a regular file (it is then skipped) or cannot be opened.
+// The identity is the opened descriptor's, which may differ from the scan's
+// when the name was replaced in between.
+func (p *Pipeline) openLocked(fd tail.Found, matched bool) *file {
+	f, fi, err := tail.Open(p.cfg.LogDir, fd.Name)
+	var nr *tail.NotRegularError
+	if errors.As(err, &nr) {
+		p.skipLocked(fd.Name, nr.Kind)
+		return nil
+	}
+	if err != nil {
+		p.log.Warn("open log file", "name", fd.Name, "err", err)
+		return nil
+	}
+	id, _ := tail.IdentityOf(fi)
+	if p.files[id] != nil {
+		f.Close() // the name now holds a file tracked under another name; the next scan renames it
+		return nil
+	}
+	fl := &file{id: id, f: f, path: p.pathOf(fd.Name), name: fd.Name, matched: matched, size: fi.Size(), mtime: fi.ModTime()}
+	p.files[id] = fl
+	p.m.filesOpen.Inc()
+	return fl
+}
+
+// skipLocked counts and logs, once per name, a directory entry that is not
+// read because it is not a regular file.
+func (p *Pipeline) skipLocked(name string, kind tail.Kind) {
+	if prev, ok := p.skipped[name]; ok && prev == kind {
+		return
+	}
+	p.skipped[name] = kind
+	p.m.skipped.WithLabelValues(kind.String()).Inc()
+	p.log.Warn("skipping log directory entry: only regular files are read, and links are never followed",
+		"name", name, "kind", kind.String())
+}
+
+// forgetLocked stops tracking fl and closes its descriptor. fl has no
+// reader and everything read from it is acknowledged.
+func (p *Pipeline) forgetLocked(fl *file) {
+	delete(p.files, fl.id)
+	p.m.lagBytes.DeleteLabelValues(fl.name)
+	if fl.f != nil {
+		fl.f.Close()
+		fl.f = nil
+		p.m.filesOpen.Dec()
+	}
+}
+
+// rotatedAway reports whether an unknown file that the include pattern does
+// not match must be read all the same: a rotation of the active file
+// (app.log.1) that the pipeline never saw under the active name, because it
+// was created and rotated away while the sidecar was down or between two
+// scans. Compressed and excluded files are left alone.
+func (p *Pipeline) rotatedAway(name string) bool {
+	return rotation.Of(p.active, name) && !strings.HasPrefix(name, ".") && !rotation.IsCompressed(name) && !p.matcher.Excluded(name)
+}
+
+// holdIfCopyLocked checks whether a new file, named like a rotation of a
+// tracked file, begins with what that file holds or held (copytruncate's
+// "cp p.log p.log.1; truncate p.log"). Such a copy is held, unread, until
+// the original's generation ends (or RotateWait passes), so that only what
+// was never read from the original is read from the copy.
+func (p *Pipeline) holdIfCopyLocked(n *file) bool {
+	for _, c := range p.files {
+		if c == n || c.state == stateHeld || !rotation.Of(c.name, n.name) {
+			continue
+		}
+		c.mu.Lock()
+		cands := append([]generation(nil), c.hist...)
+		if c.fpSet {
+			cands = append(cands, generation{gen: c.gen, head: c.fp})
+		}
+		c.mu.Unlock()
+		for _, g := range cands {
+			if g.head.Len == 0 || int64(g.head.Len) > n.size {
+				continue
+			}
+			if ok, _ := g.head.Matches(n.f); ok {
+				n.state, n.copyOf, n.copyGen, n.heldAt = stateHeld, c, g.gen, time.Now()
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// resolveCopiesLocked starts the held copies whose original has ended the
+// copied generation (it was truncated: the copy is read from where the
+// original's reading of it stopped), or has kept it for RotateWait (a plain
+// copy: the original reads it all, and the copy only what is appended to it).
+func (p *Pipeline) resolveCopiesLocked(ctx, sendCtx context.Context) {
+	for _, n := range p.files {
+		if n.state != stateHeld {
+			continue
+		}
+		c := n.copyOf
+		c.mu.Lock()
+		var g *generation
+		for i := range c.hist {
+			if c.hist[i].gen == n.copyGen {
+				g = &c.hist[i]
+			}
+		}
+		current := c.gen == n.copyGen
+		var gv generation
+		if g != nil {
+			gv = *g
+		}
+		c.mu.Unlock()
+		fi, err := n.f.Stat()
+		if err != nil {
+			continue
+		}
+		size := fi.Size()
+		var start int64
+		switch {
+		case g != nil:
+			start = min(size, gv.end)
+			if gv.tailSet && size >= gv.end {
+				if ok, _ := gv.tail.MatchesAt(n.f, gv.end-int64(gv.tail.Len)); !ok {
+					start = 0 // not the content that was read after all
+				}
+			}
+		case current && time.Since(n.heldAt) < p.cfg.RotateWait && p.files[c.id] == c:
+			continue // still waiting for the original's truncation
+		case current:
+			start = size // a plain copy: the original holds (and reads) all of it
+		default:
+			start = 0 // the generation was forgotten: read the copy whole
+		}
+		n.copyOf = nil
+		n.committed, n.readEnd = start, start
+		p.log.Info("reading copy of a truncated log file from where the original was read",
+			"path", n.path, "copy_of", c.name, "offset", start)
+		p.startLocked(ctx, sendCtx, n)
+	}
+}
