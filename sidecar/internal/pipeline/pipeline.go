@@ -193,11 +193,15 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			p.log.Error("watch log directory", "err", err)
 		}
 	})
-	bg.Go(func() {
-		if err := tail.Notify(ctx, p.cfg.LogDir, changed); err != nil {
-			p.log.Warn("inotify unavailable; finding new files by polling only, so a file that lives shorter than LOGLET_POLL_INTERVAL may be missed", "err", err)
-		}
-	})
+	if n, err := tail.NewNotifier(p.cfg.LogDir); err != nil {
+		p.log.Warn("inotify unavailable; finding new files by polling only, so a file that lives shorter than LOGLET_POLL_INTERVAL may be missed", "err", err)
+	} else {
+		bg.Go(func() {
+			if err := n.Run(ctx, changed); err != nil {
+				p.log.Error("inotify", "err", err)
+			}
+		})
+	}
 
 	byID := make(map[tail.Identity]checkpoint.Entry, len(entries))
 	for _, e := range entries {

@@ -62,10 +62,8 @@ func (p *Pipeline) scan(ctx, sendCtx context.Context, entries map[tail.Identity]
 				}
 			case firstStart && entries != nil && p.cfg.StartAtEnd:
 				fl.committed, fl.readEnd = fl.size, fl.size
-			case fl.size > 0 && p.holdIfCopyLocked(fl):
-				p.log.Info("log file looks like a copy of a tracked file (copytruncate); waiting to learn where to start",
-					"path", fl.path, "copy_of", fl.copyOf.name)
-				continue
+			case p.holdIfCopyLocked(fl):
+				continue // placed by resolveCopiesLocked below
 			}
 			p.log.Info("tracking log file", "path", fl.path, "offset", fl.committed)
 			p.startLocked(ctx, sendCtx, fl)
@@ -173,83 +171,89 @@ func (p *Pipeline) rotatedAway(name string) bool {
 	return rotation.Of(p.active, name) && !strings.HasPrefix(name, ".") && !rotation.IsCompressed(name) && !p.matcher.Excluded(name)
 }
 
-// holdIfCopyLocked checks whether a new file, named like a rotation of a
-// tracked file, begins with what that file holds or held (copytruncate's
-// "cp p.log p.log.1; truncate p.log"). Such a copy is held, unread, until
-// the original's generation ends (or RotateWait passes), so that only what
-// was never read from the original is read from the copy.
+// holdIfCopyLocked holds a new file named like a rotation of a tracked
+// file: it may be copytruncate's copy ("cp p.log p.log.1; truncate p.log"),
+// maybe still being written by cp. It is left unread until it can be told
+// which content of the original it copies (resolveCopiesLocked).
 func (p *Pipeline) holdIfCopyLocked(n *file) bool {
 	for _, c := range p.files {
-		if c == n || c.state == stateHeld || !rotation.Of(c.name, n.name) {
-			continue
-		}
-		c.mu.Lock()
-		cands := append([]generation(nil), c.hist...)
-		if c.fpSet {
-			cands = append(cands, generation{gen: c.gen, head: c.fp})
-		}
-		c.mu.Unlock()
-		for _, g := range cands {
-			if g.head.Len == 0 || int64(g.head.Len) > n.size {
-				continue
-			}
-			if ok, _ := g.head.Matches(n.f); ok {
-				n.state, n.copyOf, n.copyGen, n.heldAt = stateHeld, c, g.gen, time.Now()
-				return true
-			}
+		if c != n && c.state != stateHeld && c.f != nil && rotation.Of(c.name, n.name) {
+			n.state, n.copyOf, n.heldAt = stateHeld, c, time.Now()
+			return true
 		}
 	}
 	return false
 }
 
-// resolveCopiesLocked starts the held copies whose original has ended the
-// copied generation (it was truncated: the copy is read from where the
-// original's reading of it stopped), or has kept it for RotateWait (a plain
-// copy: the original reads it all, and the copy only what is appended to it).
+// resolveCopiesLocked starts the held files that can now be placed:
+//   - a copy of an ended generation of the original (it was truncated since)
+//     is read from where the original's reading of that generation stopped,
+//     so what the app wrote after that and before the copy is read from the
+//     copy, and nothing twice;
+//   - a file that begins with neither the original's past nor its current
+//     content is no copy, and is read from 0 at once;
+//   - a copy of the original's current content that sees no truncation
+//     within RotateWait is a plain copy, which the original's reader ships
+//     whole: only what is appended to it later is read. An empty file is
+//     waited for the same way (cp may not have written yet).
 func (p *Pipeline) resolveCopiesLocked(ctx, sendCtx context.Context) {
 	for _, n := range p.files {
 		if n.state != stateHeld {
 			continue
 		}
 		c := n.copyOf
-		c.mu.Lock()
-		var g *generation
-		for i := range c.hist {
-			if c.hist[i].gen == n.copyGen {
-				g = &c.hist[i]
-			}
-		}
-		current := c.gen == n.copyGen
-		var gv generation
-		if g != nil {
-			gv = *g
-		}
-		c.mu.Unlock()
 		fi, err := n.f.Stat()
 		if err != nil {
 			continue
 		}
 		size := fi.Size()
-		var start int64
-		switch {
-		case g != nil:
-			start = min(size, gv.end)
-			if gv.tailSet && size >= gv.end {
-				if ok, _ := gv.tail.MatchesAt(n.f, gv.end-int64(gv.tail.Len)); !ok {
-					start = 0 // not the content that was read after all
+		c.mu.Lock()
+		hist := append([]generation(nil), c.hist...)
+		cur, curSet := c.fp, c.fpSet
+		c.mu.Unlock()
+		start, found := int64(0), false
+		for i := len(hist) - 1; i >= 0 && !found; i-- {
+			g := hist[i]
+			if g.head.Len == 0 || int64(g.head.Len) > size {
+				continue
+			}
+			if ok, _ := g.head.Matches(n.f); !ok {
+				continue
+			}
+			found, start = true, min(size, g.end)
+			if g.tailSet && size >= g.end {
+				if ok, _ := g.tail.MatchesAt(n.f, g.end-int64(g.tail.Len)); !ok {
+					start = 0 // the same head, but not the content that was read
 				}
 			}
-		case current && time.Since(n.heldAt) < p.cfg.RotateWait && p.files[c.id] == c:
-			continue // still waiting for the original's truncation
-		case current:
-			start = size // a plain copy: the original holds (and reads) all of it
-		default:
-			start = 0 // the generation was forgotten: read the copy whole
+		}
+		if !found {
+			current := size == 0
+			if curSet && cur.Len > 0 && int64(cur.Len) <= size {
+				current, _ = cur.Matches(n.f)
+			}
+			if !current && size > 0 && c.f != nil {
+				// The original's content, read or not yet.
+				k := int(min(size, tail.FingerprintSize))
+				a, errA := tail.ReadFingerprint(n.f, k)
+				b, errB := tail.ReadFingerprint(c.f, k)
+				current = errA == nil && errB == nil && a == b
+			}
+			if current && time.Since(n.heldAt) < p.cfg.RotateWait && p.files[c.id] == c {
+				continue // the original's truncation may still come
+			}
+			if current {
+				start = size // a plain copy: the original holds (and reads) all of it
+			}
 		}
 		n.copyOf = nil
 		n.committed, n.readEnd = start, start
-		p.log.Info("reading copy of a truncated log file from where the original was read",
-			"path", n.path, "copy_of", c.name, "offset", start)
+		if start > 0 {
+			p.m.copiesSkipped.Add(float64(start))
+			p.log.Info("reading a copy of a log file (copytruncate) after what was read from the original",
+				"path", n.path, "copy_of", c.name, "offset", start)
+		}
+		p.log.Info("tracking log file", "path", n.path, "offset", start)
 		p.startLocked(ctx, sendCtx, n)
 	}
 }

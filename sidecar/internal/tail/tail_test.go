@@ -3,7 +3,6 @@ package tail
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -252,21 +251,17 @@ func TestNotifySignalsAtOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	changed := make(chan struct{}, 1)
 	done := make(chan error, 1)
-	go func() { done <- Notify(ctx, dir, changed) }()
-	// Events only arrive once the watch is in place: create files until one
-	// is signalled.
-	deadline := time.Now().Add(5 * time.Second)
-	for i := 0; ; i++ {
-		appendFile(t, filepath.Join(dir, fmt.Sprintf("n%d.log", i)), "x\n")
-		select {
-		case <-changed:
-		case <-time.After(50 * time.Millisecond):
-			if time.Now().After(deadline) {
-				t.Fatal("no signal for a new file")
-			}
-			continue
-		}
-		break
+	n, err := NewNotifier(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The watch is in place before Run starts: nothing is missed.
+	appendFile(t, filepath.Join(dir, "n0.log"), "x\n")
+	go func() { done <- n.Run(ctx, changed) }()
+	select {
+	case <-changed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no signal for a new file")
 	}
 	os.Remove(filepath.Join(dir, "n0.log"))
 	select {
