@@ -67,7 +67,7 @@ type file struct {
 	mu            sync.Mutex
 	fp            tail.Fingerprint // the first bytes read, growing with the file up to tail.FingerprintSize
 	fpSet         bool
-	idStr         string // "dev:inode:fingerprint", fixed at the generation's first record
+	idStr         string           // "dev:inode:fingerprint", fixed at the generation's first record
 	tail          tail.Fingerprint // the bytes just before readEnd
 	tailSet       bool
 	committedTail tail.Fingerprint // the bytes just before committed
@@ -136,7 +136,7 @@ type batch struct {
 	gen      int
 	end      int64            // file offset just past the batch's last consumed byte
 	tail     tail.Fingerprint // the bytes just before end
-	acked    bool  // under file.mu
+	acked    bool             // under file.mu
 	bytes    int
 	records  int
 	reserved int // budget taken when the batch was started, until it is handed out

@@ -43,8 +43,8 @@ type fileReader struct {
 	lineFn func([]byte, int64, int64, bool)
 	emitFn parse.Emit
 
-	seenSize  int64     // the file's size at the last check
-	seenMtime time.Time // and its modification time
+	seenSize   int64         // the file's size at the last check
+	seenMtime  time.Time     // and its modification time
 	truncFrom  time.Time     // start of the current burst of truncations
 	truncs     int           // truncations in it
 	truncPause time.Duration // the last pause after a burst

@@ -152,7 +152,9 @@ type NotRegularError struct {
 	Kind Kind
 }
 
-func (e *NotRegularError) Error() string { return fmt.Sprintf("%s: %s, not a regular file", e.Path, e.Kind) }
+func (e *NotRegularError) Error() string {
+	return fmt.Sprintf("%s: %s, not a regular file", e.Path, e.Kind)
+}
 
 // Is makes errors.Is(err, ErrNotRegular) hold.
 func (e *NotRegularError) Is(target error) bool { return target == ErrNotRegular }
