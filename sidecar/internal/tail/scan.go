@@ -183,11 +183,38 @@ func Open(dir, name string) (*os.File, os.FileInfo, error) {
 		f.Close()
 		return nil, nil, fmt.Errorf("stat %s: %w", path, err)
 	}
-	if !fi.Mode().IsRegular() {
+	if !fi.Mode().IsRegular() || onPseudoFS(fd) {
 		f.Close()
 		return nil, nil, &NotRegularError{Path: path, Kind: Special}
 	}
 	return f, fi, nil
+}
+
+// pseudoFS are the magic numbers (statfs f_type) of kernel file systems
+// whose files look regular but are not logs: their stat size is 0 or a lie
+// (/proc/self/status reads 1.4 KB at size 0), and they can hold the
+// sidecar's own environment and credentials. Only a bind mount can put one
+// in the log directory, but the check costs one system call per open.
+var pseudoFS = map[int64]bool{
+	0x9fa0:     true, // proc
+	0x62656572: true, // sysfs
+	0x64626720: true, // debugfs
+	0x74726163: true, // tracefs
+	0x73636673: true, // securityfs
+	0x27e0eb:   true, // cgroup
+	0x63677270: true, // cgroup2
+	0x62656570: true, // configfs
+	0x1cd1:     true, // devpts
+	0xcafe4a11: true, // bpf
+	0x6e736673: true, // nsfs
+}
+
+func onPseudoFS(fd int) bool {
+	var st syscall.Statfs_t
+	if err := syscall.Fstatfs(fd, &st); err != nil {
+		return false
+	}
+	return pseudoFS[int64(st.Type)]
 }
 
 // Watch polls dir with github.com/radovskyb/watcher every interval and sends

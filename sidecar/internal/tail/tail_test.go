@@ -246,6 +246,25 @@ func TestOpenRefusesLinksAndSpecialFiles(t *testing.T) {
 	}
 }
 
+// A procfs file bind-mounted into the log directory looks regular but is
+// refused. Bind mounts need CAP_SYS_ADMIN, which CI (root) has.
+func TestOpenRefusesProcfsFiles(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "st.log")
+	appendFile(t, target, "")
+	if err := syscall.Mount("/proc/1/status", target, "", syscall.MS_BIND, ""); err != nil {
+		t.Skipf("bind mount not permitted here: %v", err)
+	}
+	defer syscall.Unmount(target, 0)
+	f, _, err := Open(dir, "st.log")
+	if !errors.Is(err, ErrNotRegular) {
+		if f != nil {
+			f.Close()
+		}
+		t.Fatalf("Open(procfs file) = %v, want ErrNotRegular", err)
+	}
+}
+
 func TestNotifySignalsAtOnce(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
