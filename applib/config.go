@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/loglet/loglet/sidecar/bytesize"
 )
 
 // The environment variables OpenEnv reads.
@@ -57,7 +59,7 @@ func configFromEnv(lookup func(string) (string, bool)) (Config, error) {
 		c.Pod, _ = lookup(envHostname)
 	}
 	var err error
-	if c.MaxFileBytes, err = positiveEnv(lookup, envMaxFileBytes); err != nil {
+	if c.MaxFileBytes, err = sizeEnv(lookup, envMaxFileBytes); err != nil {
 		return Config{}, err
 	}
 	n, err := positiveEnv(lookup, envMaxFiles)
@@ -82,6 +84,24 @@ func positiveEnv(lookup func(string) (string, bool), name string) (int64, error)
 		return 0, fmt.Errorf("applib: %s=%q: want a positive whole number", name, s)
 	}
 	return n, nil
+}
+
+// sizeEnv reads a positive size variable in the size syntax the sidecar
+// also takes (package bytesize: 1048576, 512KiB, 100MiB, 1GB); unset or
+// empty gives 0.
+func sizeEnv(lookup func(string) (string, bool), name string) (int64, error) {
+	s, _ := lookup(name)
+	if strings.TrimSpace(s) == "" {
+		return 0, nil
+	}
+	n, err := bytesize.Parse(s)
+	if err != nil {
+		return 0, fmt.Errorf("applib: %s: %w", name, err)
+	}
+	if n <= 0 {
+		return 0, fmt.Errorf("applib: %s=%q: want a positive size (%s)", name, s, bytesize.Forms)
+	}
+	return int64(n), nil
 }
 
 // validate checks the fields Open cannot default.

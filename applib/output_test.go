@@ -415,7 +415,9 @@ func TestConfigFromEnv(t *testing.T) {
 			Config{Dir: "/var/log/app", Pod: "web-2"}, ""},
 		{"limits", map[string]string{"LOGLET_MAX_FILE_BYTES": "1048576", "LOGLET_MAX_FILES": " 3 "},
 			Config{MaxFileBytes: 1 << 20, MaxFiles: 3}, ""},
-		{"bad size", map[string]string{"LOGLET_MAX_FILE_BYTES": "100MiB"}, Config{}, `LOGLET_MAX_FILE_BYTES="100MiB": want a positive whole number`},
+		{"size units", map[string]string{"LOGLET_MAX_FILE_BYTES": "100MiB"}, Config{MaxFileBytes: 100 << 20}, ""},
+		{"size units 1000", map[string]string{"LOGLET_MAX_FILE_BYTES": "2 GB"}, Config{MaxFileBytes: 2e9}, ""},
+		{"bad size", map[string]string{"LOGLET_MAX_FILE_BYTES": "100XB"}, Config{}, `LOGLET_MAX_FILE_BYTES: not a size: "100XB"`},
 		{"zero size", map[string]string{"LOGLET_MAX_FILE_BYTES": "0"}, Config{}, `LOGLET_MAX_FILE_BYTES="0"`},
 		{"negative files", map[string]string{"LOGLET_MAX_FILES": "-1"}, Config{}, `LOGLET_MAX_FILES="-1"`},
 	}

@@ -144,7 +144,8 @@ func run(ctx, force context.Context, o options, environ []string, out *printer, 
 	logletEnv := childEnv(environ, map[string]string{
 		"POD_NAME": podName, "POD_NAMESPACE": podNamespace, "POD_UID": podUID, "POD_IP": podIP,
 		"NODE_NAME": nodeName, "CONTAINER_NAME": container,
-		"LOGLET_LOG_DIR": volume, "LOGLET_STATE_DIR": filepath.Join(volume, ".loglet"),
+		"KUBERNETES_SERVICE_HOST": "10.96.0.1", // the kubelet's, without which loglet ignores NODE_NAME and CONTAINER_NAME
+		"LOGLET_LOG_DIR":          volume, "LOGLET_STATE_DIR": filepath.Join(volume, ".loglet"),
 		"LOGLET_PODINFO_DIR": podinfo, "LOGLET_SINK": "kafka", "LOGLET_START_AT": "beginning",
 		"LOGLET_KAFKA_BROKERS": strings.Join(brokers, ","), "LOGLET_KAFKA_TOPIC": topic,
 		"LOGLET_HTTP_ADDR": httpAddr,

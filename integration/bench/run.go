@@ -90,6 +90,7 @@ func runScenario(ctx context.Context, o *options, s scenario) (result, error) {
 	env := []string{
 		"POD_NAME=" + podName, "POD_NAMESPACE=" + namespace, "POD_UID=6f0c3b1e-2a4d-4c8e-9b7f-1d2e3f4a5b6c",
 		"POD_IP=10.244.1.17", "NODE_NAME=kind-worker", "CONTAINER_NAME=app",
+		"KUBERNETES_SERVICE_HOST=10.96.0.1", // as in a pod: NODE_NAME and CONTAINER_NAME are read only there
 		"LOGLET_LOG_DIR=" + logDir, "LOGLET_PODINFO_DIR=" + infoDir,
 		"LOGLET_KAFKA_BROKERS=" + b.Addr, "LOGLET_KAFKA_ACKS=" + s.Acks, "LOGLET_KAFKA_COMPRESSION=" + s.Codec,
 		"LOGLET_HTTP_ADDR=" + httpAddr,

@@ -73,6 +73,7 @@ func (p *pod) env(k *harness.Kafka, extra ...string) map[string]string {
 	env := map[string]string{
 		"POD_NAME": p.name, "POD_NAMESPACE": p.namespace, "POD_UID": "uid-" + p.name, "POD_IP": "10.1.2.3",
 		"NODE_NAME": "node-1", "CONTAINER_NAME": "app",
+		"KUBERNETES_SERVICE_HOST": "10.96.0.1", // as the kubelet sets it: loglet reads NODE_NAME and CONTAINER_NAME only in a pod
 		"LOGLET_LOG_DIR":          filepath.Join(p.dir, "logs"),
 		"LOGLET_STATE_DIR":        filepath.Join(p.dir, "state"),
 		"LOGLET_PODINFO_DIR":      filepath.Join(p.dir, "podinfo"),

@@ -19,6 +19,7 @@ import (
 
 	"github.com/loglet/loglet/sidecar/internal/agent"
 	"github.com/loglet/loglet/sidecar/internal/config"
+	"github.com/loglet/loglet/sidecar/internal/logging"
 	"github.com/loglet/loglet/sidecar/internal/memlimit"
 )
 
@@ -55,7 +56,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "loglet: %v\n", err)
 		return 2
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level(cfg.LogLevel)}))
+	logger := logging.New(stderr, level(cfg.LogLevel))
 	if limit, err := memlimit.Apply(lookup(environ), cgroupRoot); err != nil {
 		logger.Warn("the container's memory limit could not be read; no Go memory limit set", "err", err)
 	} else if limit > 0 {

@@ -21,8 +21,13 @@ import (
 )
 
 // Run runs the sidecar until ctx ends and it has shut down. Records go to
-// stdout when cfg.Sink is "stdout"; logs go to logger.
+// stdout when cfg.Sink is "stdout"; logs go to logger. cfg comes from
+// config.Load, which checked everything that can be checked at start and
+// bound cfg.HTTPListener; Run serves on that listener and closes it.
 func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout io.Writer) error {
+	if cfg.HTTPListener != nil {
+		defer cfg.HTTPListener.Close() // when Run fails before serving; a second Close is harmless
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -57,12 +62,8 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout io
 	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))
 	defer func() { stopBg(); wg.Wait() }()
 	wg.Go(func() { pods.Run(bgCtx) })
-	if cfg.HTTPAddr != "" {
+	if ln := cfg.HTTPListener; ln != nil {
 		srv := &server.Server{Addr: cfg.HTTPAddr, Gatherer: reg, Checks: checks, Logger: logger}
-		ln, err := listen(cfg.HTTPAddr)
-		if err != nil {
-			return err
-		}
 		wg.Go(func() {
 			if err := srv.Serve(bgCtx, ln); err != nil {
 				logger.Error("http server", "err", err)

@@ -3,13 +3,16 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"time"
 
-	"github.com/caarlos0/env/v10"
-
+	"github.com/loglet/loglet/sidecar/bytesize"
 	"github.com/loglet/loglet/sidecar/internal/parse"
 	"github.com/loglet/loglet/sidecar/internal/pipeline"
 	"github.com/loglet/loglet/sidecar/internal/podinfo"
@@ -34,61 +37,62 @@ type Config struct {
 	CheckpointInterval time.Duration `env:"LOGLET_CHECKPOINT_INTERVAL" envDefault:"1s" help:"how often changed checkpoints are saved"`
 	ShutdownTimeout    time.Duration `env:"LOGLET_SHUTDOWN_TIMEOUT" envDefault:"25s" help:"how long shutdown waits for the sink's acknowledgements"`
 
-	MaxLineBytes   Bytes `env:"LOGLET_MAX_LINE_BYTES" envDefault:"1MiB" help:"longer lines are cut to this size and marked truncated"`
-	MaxOpenFiles   int   `env:"LOGLET_MAX_OPEN_FILES" envDefault:"100" help:"files read at the same time"`
-	MaxBufferBytes Bytes `env:"LOGLET_MAX_BUFFER_BYTES" envDefault:"8MiB" help:"unacknowledged record bytes before reading pauses"`
-	DeleteShipped  bool  `env:"LOGLET_DELETE_SHIPPED" envDefault:"false" help:"remove rotated files once every line in them is acknowledged"`
+	MaxLineBytes   bytesize.Size `env:"LOGLET_MAX_LINE_BYTES" envDefault:"1MiB" help:"longer lines are cut to this size and marked truncated"`
+	MaxOpenFiles   int           `env:"LOGLET_MAX_OPEN_FILES" envDefault:"100" help:"files read at the same time"`
+	MaxBufferBytes bytesize.Size `env:"LOGLET_MAX_BUFFER_BYTES" envDefault:"8MiB" help:"unacknowledged record bytes before reading pauses"`
+	DeleteShipped  bool          `env:"LOGLET_DELETE_SHIPPED" envDefault:"false" help:"remove rotated files once every line in them is acknowledged"`
 
 	FieldTypes string `env:"LOGLET_FIELD_TYPES" help:"pinned field types, e.g. count=int,latency_ms=float,ok=bool,user=string"`
 	DefaultTZ  string `env:"LOGLET_DEFAULT_TZ" envDefault:"UTC" help:"zone of log times written without one (IANA name)"`
 	PodinfoDir string `env:"LOGLET_PODINFO_DIR" envDefault:"/etc/podinfo" help:"downwardAPI volume with the files labels and annotations"`
 
-	HTTPAddr string `env:"LOGLET_HTTP_ADDR" envDefault:":9110" help:"address of /healthz, /readyz and /metrics; empty disables it"`
+	HTTPAddr string `env:"LOGLET_HTTP_ADDR" envDefault:":9110" empty:"keep" help:"address of /healthz, /readyz and /metrics; set but empty disables the server"`
 	LogLevel string `env:"LOGLET_LOG_LEVEL" envDefault:"info" help:"debug | info | warn | error: the sidecar's own logs (JSON on stderr)"`
 
 	Kafka kafka.Config `envPrefix:"LOGLET_KAFKA_"`
-	Pod   podinfo.Env
+	Pod   podinfo.Env  // read by podinfo.ReadEnv
+
+	// HTTPListener is LOGLET_HTTP_ADDR, bound by Load so that a taken port
+	// is reported with every other problem; nil when LOGLET_HTTP_ADDR is
+	// set but empty. The caller owns it.
+	HTTPListener net.Listener
 
 	fieldTypes map[string]parse.Type
 	location   *time.Location
 }
 
-// Bytes is a size in bytes that accepts KiB, MiB and GiB (and KB, MB, GB)
-// suffixes.
-type Bytes int
-
-// UnmarshalText parses "1048576", "512KiB", "8MiB" or "1GB".
-func (b *Bytes) UnmarshalText(text []byte) error {
-	s := strings.TrimSpace(string(text))
-	mult := 1
-	for _, u := range []struct {
-		suffix string
-		mult   int
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000_000}, {"GB", 1000_000_000}, {"B", 1}} {
-		if strings.HasSuffix(s, u.suffix) {
-			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
-			break
-		}
-	}
-	var n int
-	if _, err := fmt.Sscanf(s, "%d", &n); err != nil || fmt.Sprint(n) != s || n < 0 {
-		return fmt.Errorf("%q is not a size (e.g. 1048576, 512KiB, 8MiB)", string(text))
-	}
-	*b = Bytes(n * mult)
-	return nil
+// Load reads the configuration from environ (KEY=VALUE strings, as
+// os.Environ returns) and checks it: every variable's syntax, the unknown
+// LOGLET_* variables, and then what can be checked on the machine before any
+// file is touched: the log dir exists and is a directory, the pod's
+// metadata (environment and the downwardAPI files in LOGLET_PODINFO_DIR)
+// expands every template to something, the Kafka output's secret files are
+// readable, and LOGLET_HTTP_ADDR can be bound (the listener is returned in
+// HTTPListener). The error, an [*Error], lists every problem at once.
+func Load(environ []string) (*Config, error) {
+	return load(environ, func(addr string) (net.Listener, error) { return net.Listen("tcp", addr) })
 }
 
-// Load reads the configuration from environ (KEY=VALUE strings, as
-// os.Environ returns) and validates it. The error lists every bad variable.
-func Load(environ []string) (*Config, error) {
+func load(environ []string, listen func(addr string) (net.Listener, error)) (*Config, error) {
+	env := parseEnviron(environ)
 	var cfg Config
-	err := env.ParseWithOptions(&cfg, env.Options{Environment: env.ToMap(environ)})
-	var errs []error
-	if err != nil {
-		errs = append(errs, namedParseErrors(err)...)
+	failed := map[string]bool{}
+	errs := unknownVariables(env)
+	errs = append(errs, decode(env, &cfg, failed)...)
+	cfg.Pod = podinfo.ReadEnv(env.lookup)
+	errs = append(errs, cfg.validate(failed)...)
+	errs = append(errs, cfg.check(failed)...)
+	if cfg.HTTPAddr != "" && !failed["LOGLET_HTTP_ADDR"] {
+		ln, err := listen(cfg.HTTPAddr)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("LOGLET_HTTP_ADDR: %w", err))
+		}
+		cfg.HTTPListener = ln
 	}
-	errs = append(errs, cfg.validate()...)
 	if len(errs) > 0 {
+		if cfg.HTTPListener != nil {
+			cfg.HTTPListener.Close()
+		}
 		return nil, &Error{Problems: errs}
 	}
 	return &cfg, nil
@@ -113,37 +117,14 @@ func (e *Error) Error() string {
 // Unwrap returns the problems, for errors.Is and errors.As.
 func (e *Error) Unwrap() []error { return e.Problems }
 
-// namedParseErrors rewrites env's errors, which name Go fields, to name the
-// environment variables.
-func namedParseErrors(err error) []error {
-	byField := map[string]string{}
-	for _, v := range Variables() {
-		byField[v.Field] = v.Name
-	}
-	var agg env.AggregateError
-	if !errors.As(err, &agg) {
-		return []error{err}
-	}
-	var out []error
-	for _, e := range agg.Errors {
-		var pe env.ParseError
-		if errors.As(e, &pe) {
-			name := byField[pe.Name]
-			if name == "" {
-				name = pe.Name
-			}
-			out = append(out, fmt.Errorf("%s: %v", name, pe.Err))
-			continue
-		}
-		out = append(out, e)
-	}
-	return out
-}
-
-func (c *Config) validate() []error {
+// validate checks what needs nothing but the variables. It skips the
+// variables in failed, whose parse error is already reported.
+func (c *Config) validate(failed map[string]bool) []error {
 	var errs []error
 	bad := func(name, format string, args ...any) {
-		errs = append(errs, fmt.Errorf(name+": "+format, args...))
+		if !failed[name] {
+			errs = append(errs, fmt.Errorf(name+": "+format, args...))
+		}
 	}
 	if c.LogDir == "" || !filepath.IsAbs(c.LogDir) {
 		bad("LOGLET_LOG_DIR", "%q is not an absolute path", c.LogDir)
@@ -151,15 +132,12 @@ func (c *Config) validate() []error {
 	if c.StateDir != "" && !filepath.IsAbs(c.StateDir) {
 		bad("LOGLET_STATE_DIR", "%q is not an absolute path", c.StateDir)
 	}
-	pod := podinfo.New(c.Pod, nil, nil)
-	for _, p := range []struct{ name, val string }{{"LOGLET_INCLUDE", c.Include}, {"LOGLET_EXCLUDE", c.Exclude}, {"LOGLET_ACTIVE_FILE", c.ActiveFile}} {
-		exp, err := pod.Expand(p.val)
+	syntax := podinfo.New(podinfo.Env{}, nil, nil) // Expand of an empty pod checks the syntax only
+	for _, p := range c.fileTemplates() {
+		exp, err := syntax.Expand(p.val)
 		if err != nil {
 			bad(p.name, "%v", err)
 			continue
-		}
-		if strings.Contains(p.val, "{pod}") && pod.Name == "" {
-			bad(p.name, "uses {pod} but neither POD_NAME nor HOSTNAME is set")
 		}
 		if err := (tail.Matcher{Include: exp}).Validate(); err != nil {
 			bad(p.name, "%v", err)
@@ -196,40 +174,138 @@ func (c *Config) validate() []error {
 		bad("LOGLET_POLL_INTERVAL", "%v is below 1ms", c.PollInterval)
 	}
 	if c.MaxLineBytes < 256 {
-		bad("LOGLET_MAX_LINE_BYTES", "%d is below 256", c.MaxLineBytes)
+		bad("LOGLET_MAX_LINE_BYTES", "%s is below 256", c.MaxLineBytes)
+	}
+	if c.MaxLineBytes > math.MaxInt32 {
+		bad("LOGLET_MAX_LINE_BYTES", "%s is above 2GiB", c.MaxLineBytes)
 	}
 	if c.MaxOpenFiles < 1 {
 		bad("LOGLET_MAX_OPEN_FILES", "%d is below 1", c.MaxOpenFiles)
 	}
 	if c.MaxBufferBytes < 64<<10 {
-		bad("LOGLET_MAX_BUFFER_BYTES", "%d is below 64KiB", c.MaxBufferBytes)
+		bad("LOGLET_MAX_BUFFER_BYTES", "%s is below 64KiB", c.MaxBufferBytes)
+	}
+	if c.MaxBufferBytes > math.MaxInt32 {
+		bad("LOGLET_MAX_BUFFER_BYTES", "%s is above 2GiB", c.MaxBufferBytes)
 	}
 	var err error
 	if c.fieldTypes, err = parse.ParseFieldTypes(c.FieldTypes); err != nil {
 		bad("LOGLET_FIELD_TYPES", "%v", err)
 	}
 	if c.location, err = time.LoadLocation(c.DefaultTZ); err != nil {
-		bad("LOGLET_DEFAULT_TZ", "%v", err)
+		bad("LOGLET_DEFAULT_TZ", "%q is not a time zone (an IANA name such as UTC or Europe/Berlin)", c.DefaultTZ)
 	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "warning", "error":
 	default:
 		bad("LOGLET_LOG_LEVEL", "%q: want debug, info, warn or error", c.LogLevel)
 	}
+	if c.HTTPAddr != "" {
+		if _, port, err := net.SplitHostPort(c.HTTPAddr); err != nil || port == "" {
+			bad("LOGLET_HTTP_ADDR", "%q is not host:port (e.g. :9110 or 127.0.0.1:9110; set it empty to disable the server)", c.HTTPAddr)
+			failed["LOGLET_HTTP_ADDR"] = true
+		}
+	}
 	return errs
 }
 
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
+// fileTemplates are the templates of the file names, by variable.
+func (c *Config) fileTemplates() []struct{ name, val string } {
+	return []struct{ name, val string }{{"LOGLET_INCLUDE", c.Include}, {"LOGLET_EXCLUDE", c.Exclude}, {"LOGLET_ACTIVE_FILE", c.ActiveFile}}
 }
 
-// Pipeline returns the pipeline's configuration, with {pod} expanded.
+// check does what needs the machine, reading and never writing: the log
+// dir, the pod's metadata and the templates expanded with it, and the Kafka
+// output's files.
+func (c *Config) check(failed map[string]bool) []error {
+	var errs []error
+	if filepath.IsAbs(c.LogDir) {
+		if err := checkDir(c.LogDir); err != nil {
+			errs = append(errs, fmt.Errorf("LOGLET_LOG_DIR: %w", err))
+		}
+	}
+	src := &podinfo.Source{Env: c.Pod, Dir: c.PodinfoDir}
+	if err := src.Load(); err != nil {
+		errs = append(errs, fmt.Errorf("LOGLET_PODINFO_DIR: %w", err))
+	}
+	pod := src.Pod()
+	note := func(err error) error { return c.podinfoNote(err, pod) }
+	for _, p := range c.fileTemplates() {
+		if _, err := pod.ExpandStrict(p.val); err != nil && !errors.Is(err, podinfo.ErrTemplate) && !failed[p.name] {
+			errs = append(errs, note(fmt.Errorf("%s: %w", p.name, err)))
+		}
+	}
+	if c.Sink == "kafka" && c.Kafka.Validate() == nil {
+		if err := c.Kafka.Check(pod); err != nil {
+			for _, e := range unjoin(err) {
+				errs = append(errs, note(e))
+			}
+		}
+	}
+	return errs
+}
+
+// checkDir checks that dir is a directory loglet can list.
+func checkDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.Readdirnames(1); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// podinfoNote adds to an error about a missing label or annotation where
+// loglet looked for it.
+func (c *Config) podinfoNote(err error, pod *podinfo.Pod) error {
+	var me *podinfo.MissingError
+	if !errors.As(err, &me) {
+		return err
+	}
+	file := ""
+	switch {
+	case strings.HasPrefix(me.Placeholder, "label:"):
+		file = "labels"
+	case strings.HasPrefix(me.Placeholder, "annotation:"):
+		file = "annotations"
+	default:
+		return err
+	}
+	path := filepath.Join(c.PodinfoDir, file)
+	if _, serr := os.Stat(path); serr != nil {
+		return fmt.Errorf("%w; LOGLET_PODINFO_DIR has no %s file (%s): mount a downwardAPI volume there", err, file, path)
+	}
+	return fmt.Errorf("%w; read from %s", err, path)
+}
+
+// unjoin flattens errors.Join's trees into one problem per leaf.
+func unjoin(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, unjoin(e)...)
+	}
+	return out
+}
+
+// Pipeline returns the pipeline's configuration, with the templates
+// expanded for pod (Load checked that they expand to something).
 func (c *Config) Pipeline(pod *podinfo.Pod) pipeline.Config {
 	expand := func(s string) string {
-		out, _ := pod.Expand(s) // checked by Load
+		out, _ := pod.ExpandStrict(s) // checked by Load
 		return out
 	}
 	state := c.StateDir
@@ -254,10 +330,10 @@ type Variable struct {
 	Name    string
 	Default string
 	Help    string
-	Field   string // the Go field name, as env's errors give it
 }
 
 // Variables lists every variable the sidecar reads, in declaration order.
+// The un-prefixed ones are the Downward API's, read by [podinfo.ReadEnv].
 func Variables() []Variable {
 	return variables(reflect.TypeFor[Config](), "")
 }
@@ -269,7 +345,13 @@ func variables(t reflect.Type, prefix string) []Variable {
 		if !f.IsExported() {
 			continue
 		}
-		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[time.Duration]() {
+		if f.Type == podEnvType {
+			for _, v := range podinfo.EnvVariables {
+				out = append(out, Variable{Name: v.Name, Help: v.Help})
+			}
+			continue
+		}
+		if f.Type.Kind() == reflect.Struct {
 			out = append(out, variables(f.Type, prefix+f.Tag.Get("envPrefix"))...)
 			continue
 		}
@@ -277,31 +359,32 @@ func variables(t reflect.Type, prefix string) []Variable {
 		if name == "" {
 			continue
 		}
-		help := f.Tag.Get("help")
-		if help == "" {
-			help = downwardHelp[name]
-		}
-		out = append(out, Variable{Name: prefix + name, Default: f.Tag.Get("envDefault"), Help: help, Field: f.Name})
+		out = append(out, Variable{Name: prefix + name, Default: f.Tag.Get("envDefault"), Help: f.Tag.Get("help")})
 	}
 	return out
 }
 
-// downwardHelp describes the Downward API variables, whose struct lives in
-// package podinfo.
-var downwardHelp = map[string]string{
-	"POD_NAME":       "pod name (Downward API metadata.name)",
-	"HOSTNAME":       "used as the pod name when POD_NAME is not set",
-	"POD_NAMESPACE":  "pod namespace (metadata.namespace)",
-	"POD_UID":        "pod UID (metadata.uid)",
-	"POD_IP":         "pod IP (status.podIP)",
-	"NODE_NAME":      "node name (spec.nodeName)",
-	"CONTAINER_NAME": "the app container's name (set it by hand; the Downward API has no field for it)",
-}
+const usageIntro = `loglet reads its configuration from the environment. Every problem is
+reported at once, before any file is touched, with exit status 2.
+
+  - An empty value means the default, except LOGLET_HTTP_ADDR= (no HTTP server).
+  - Sizes (*_BYTES): bytes, or with B, KB, MB, GB (powers of 1000) or KiB, MiB,
+    GiB (powers of 1024): 1048576, 512KiB, 8MiB, 1GB.
+  - Durations: a number and a unit: 250ms, 5s, 1m30s. Booleans: true or false.
+  - An unknown LOGLET_* variable is an error; applib's LOGLET_MAX_FILE_BYTES and
+    LOGLET_MAX_FILES (from an envFrom shared with the app) are ignored.
+  - Templates take {namespace} {pod} {container} {node} {uid} {label:KEY}
+    {annotation:KEY}; one that expands to nothing is an error.
+  - Of the un-prefixed Downward API names, POD_NAME, POD_NAMESPACE, POD_UID and
+    POD_IP are always read; HOSTNAME, NODE_NAME and CONTAINER_NAME only in
+    Kubernetes (KUBERNETES_SERVICE_HOST set), so a shell's do not leak in.
+
+`
 
 // Usage renders the variables as a table for `loglet -h`.
 func Usage() string {
 	var sb strings.Builder
-	sb.WriteString("loglet reads its configuration from the environment:\n\n")
+	sb.WriteString(usageIntro)
 	for _, v := range Variables() {
 		def := v.Default
 		if def == "" {

@@ -11,4 +11,11 @@
 // namespace_name, pod_id, pod_ip, host, container_name, labels, annotations),
 // so existing consumers and dashboards keep working. Missing values are
 // simply absent from the output.
+//
+// Only the specific names POD_NAME, POD_NAMESPACE, POD_UID and POD_IP are
+// read everywhere. The generic HOSTNAME, NODE_NAME and CONTAINER_NAME are
+// read only in Kubernetes (KUBERNETES_SERVICE_HOST set, as the kubelet does
+// in every container), so a developer's shell does not leak into a dry run.
+// [Pod.ExpandStrict] refuses a template placeholder that expands to nothing,
+// naming the missing metadata.
 package podinfo

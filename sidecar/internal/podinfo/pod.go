@@ -28,16 +28,55 @@ type Pod struct {
 	json []byte // the encoded `kubernetes` object, built once by New
 }
 
-// Env is the Downward API environment: POD_NAME (falling back to HOSTNAME),
-// POD_NAMESPACE, POD_UID, POD_IP, NODE_NAME and CONTAINER_NAME.
+// Env is the Downward API environment, as [ReadEnv] reads it.
 type Env struct {
-	Name      string `env:"POD_NAME"`
-	Hostname  string `env:"HOSTNAME"`
-	Namespace string `env:"POD_NAMESPACE"`
-	UID       string `env:"POD_UID"`
-	IP        string `env:"POD_IP"`
-	Node      string `env:"NODE_NAME"`
-	Container string `env:"CONTAINER_NAME"`
+	Name      string // POD_NAME
+	Hostname  string // HOSTNAME, read only in Kubernetes
+	Namespace string // POD_NAMESPACE
+	UID       string // POD_UID
+	IP        string // POD_IP
+	Node      string // NODE_NAME, read only in Kubernetes
+	Container string // CONTAINER_NAME, read only in Kubernetes
+}
+
+// InKubernetesEnv is the variable the kubelet sets in every container. The
+// generic names HOSTNAME, NODE_NAME and CONTAINER_NAME are read only when it
+// is set: a developer's shell or a CI job often has them for other reasons,
+// and they must not end up in the records of a dry run.
+const InKubernetesEnv = "KUBERNETES_SERVICE_HOST"
+
+// EnvVariable describes one variable [ReadEnv] reads.
+type EnvVariable struct {
+	Name string
+	Help string
+	// KubernetesOnly is true for the generic names read only when
+	// InKubernetesEnv is set.
+	KubernetesOnly bool
+}
+
+// EnvVariables lists the variables [ReadEnv] reads, in the order of Env's
+// fields.
+var EnvVariables = []EnvVariable{
+	{Name: "POD_NAME", Help: "pod name (Downward API metadata.name)"},
+	{Name: "HOSTNAME", Help: "the pod name when POD_NAME is not set; read only in Kubernetes (" + InKubernetesEnv + " set)", KubernetesOnly: true},
+	{Name: "POD_NAMESPACE", Help: "pod namespace (metadata.namespace)"},
+	{Name: "POD_UID", Help: "pod UID (metadata.uid)"},
+	{Name: "POD_IP", Help: "pod IP (status.podIP)"},
+	{Name: "NODE_NAME", Help: "node name (spec.nodeName); read only in Kubernetes (" + InKubernetesEnv + " set)", KubernetesOnly: true},
+	{Name: "CONTAINER_NAME", Help: "the app container's name (set by hand: the Downward API has no field for it); read only in Kubernetes (" + InKubernetesEnv + " set)", KubernetesOnly: true},
+}
+
+// ReadEnv reads the Downward API environment through lookup (os.LookupEnv,
+// or a map's). The specific names POD_NAME, POD_NAMESPACE, POD_UID and
+// POD_IP are always read; the generic HOSTNAME, NODE_NAME and CONTAINER_NAME
+// only when InKubernetesEnv is set.
+func ReadEnv(lookup func(string) (string, bool)) Env {
+	get := func(name string) string { v, _ := lookup(name); return v }
+	e := Env{Name: get("POD_NAME"), Namespace: get("POD_NAMESPACE"), UID: get("POD_UID"), IP: get("POD_IP")}
+	if get(InKubernetesEnv) != "" {
+		e.Hostname, e.Node, e.Container = get("HOSTNAME"), get("NODE_NAME"), get("CONTAINER_NAME")
+	}
+	return e
 }
 
 // PodName is POD_NAME, or HOSTNAME when POD_NAME is not set.
@@ -115,11 +154,55 @@ func (p *Pod) encode() []byte {
 // ErrTemplate is wrapped by every error [Pod.Expand] returns.
 var ErrTemplate = errors.New("bad template")
 
+// MissingError is the error of [Pod.ExpandStrict] for a placeholder that
+// expands to the empty string. It says which metadata is missing.
+type MissingError struct {
+	Template    string // the whole template
+	Placeholder string // e.g. "namespace" or "label:team", without braces
+}
+
+func (e *MissingError) Error() string {
+	return fmt.Sprintf("%q: {%s} expands to nothing: %s", e.Template, e.Placeholder, e.Missing())
+}
+
+// Missing describes the missing metadata and where it comes from.
+func (e *MissingError) Missing() string {
+	switch name := e.Placeholder; {
+	case name == "namespace":
+		return "POD_NAMESPACE is not set (Downward API metadata.namespace)"
+	case name == "pod":
+		return "POD_NAME is not set (Downward API metadata.name; HOSTNAME is used instead only in Kubernetes)"
+	case name == "container":
+		return "CONTAINER_NAME is not set (it is read only in Kubernetes, " + InKubernetesEnv + " set)"
+	case name == "node":
+		return "NODE_NAME is not set (Downward API spec.nodeName; read only in Kubernetes, " + InKubernetesEnv + " set)"
+	case name == "uid":
+		return "POD_UID is not set (Downward API metadata.uid)"
+	case strings.HasPrefix(name, "label:"):
+		return fmt.Sprintf("the pod has no label %q, or it is empty (the labels file of the downwardAPI volume)", strings.TrimPrefix(name, "label:"))
+	default:
+		return fmt.Sprintf("the pod has no annotation %q, or it is empty (the annotations file of the downwardAPI volume)", strings.TrimPrefix(name, "annotation:"))
+	}
+}
+
 // Expand replaces the placeholders {namespace}, {pod}, {container}, {node},
 // {uid}, {label:KEY} and {annotation:KEY} in tmpl with the pod's values. A
-// missing value expands to the empty string; an unknown or unclosed
-// placeholder is an error wrapping [ErrTemplate].
+// missing value expands to the empty string, so Expand of an empty Pod
+// checks a template's syntax; an unknown or unclosed placeholder is an
+// error wrapping [ErrTemplate]. Use [Pod.ExpandStrict] for a value that is
+// going to be used.
 func (p *Pod) Expand(tmpl string) (string, error) {
+	return p.expand(tmpl, false)
+}
+
+// ExpandStrict is [Pod.Expand], except that a placeholder expanding to the
+// empty string is a [*MissingError]: a topic template logs.{namespace}
+// without POD_NAMESPACE must not give the topic "logs.".
+func (p *Pod) ExpandStrict(tmpl string) (string, error) {
+	return p.expand(tmpl, true)
+}
+
+func (p *Pod) expand(tmpl string, strict bool) (string, error) {
 	if !strings.Contains(tmpl, "{") {
 		return tmpl, nil
 	}
@@ -138,24 +221,29 @@ func (p *Pod) Expand(tmpl string) (string, error) {
 		}
 		name := rest[i+1 : i+j]
 		rest = rest[i+j+1:]
+		var v string
 		switch {
 		case name == "namespace":
-			sb.WriteString(p.Namespace)
+			v = p.Namespace
 		case name == "pod":
-			sb.WriteString(p.Name)
+			v = p.Name
 		case name == "container":
-			sb.WriteString(p.Container)
+			v = p.Container
 		case name == "node":
-			sb.WriteString(p.Node)
+			v = p.Node
 		case name == "uid":
-			sb.WriteString(p.UID)
+			v = p.UID
 		case strings.HasPrefix(name, "label:"):
-			sb.WriteString(p.Labels[strings.TrimPrefix(name, "label:")])
+			v = p.Labels[strings.TrimPrefix(name, "label:")]
 		case strings.HasPrefix(name, "annotation:"):
-			sb.WriteString(p.Annotations[strings.TrimPrefix(name, "annotation:")])
+			v = p.Annotations[strings.TrimPrefix(name, "annotation:")]
 		default:
 			return "", fmt.Errorf("%w %q: unknown placeholder {%s}", ErrTemplate, tmpl, name)
 		}
+		if v == "" && strict {
+			return "", &MissingError{Template: tmpl, Placeholder: name}
+		}
+		sb.WriteString(v)
 	}
 }
 

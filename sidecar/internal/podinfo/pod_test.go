@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,5 +128,71 @@ func TestSourceMissingDir(t *testing.T) {
 	}
 	if got := string(s.Pod().JSON()); got != `{"pod_name":"p"}` {
 		t.Errorf("got %s", got)
+	}
+}
+
+func TestExpandStrict(t *testing.T) {
+	p := New(Env{Name: "web-1", Namespace: "shop"}, map[string]string{"team": "payments", "blank": ""}, nil)
+	tests := []struct {
+		tmpl, want  string
+		placeholder string // the missing one; "" for success
+		mentions    string // what the message must name
+	}{
+		{"logs.{namespace}", "logs.shop", "", ""},
+		{"{pod}-{label:team}", "web-1-payments", "", ""},
+		{"logs.{container}", "", "container", "CONTAINER_NAME"},
+		{"logs.{label:tier}", "", "label:tier", `label "tier"`},
+		{"logs.{label:blank}", "", "label:blank", `label "blank"`},
+		{"logs.{annotation:topic}", "", "annotation:topic", `annotation "topic"`},
+		{"{node}", "", "node", "NODE_NAME"},
+		{"{uid}", "", "uid", "POD_UID"},
+	}
+	for _, tt := range tests {
+		got, err := p.ExpandStrict(tt.tmpl)
+		if tt.placeholder == "" {
+			if err != nil || got != tt.want {
+				t.Errorf("ExpandStrict(%q) = %q, %v; want %q", tt.tmpl, got, err, tt.want)
+			}
+			continue
+		}
+		var me *MissingError
+		if !errors.As(err, &me) || me.Placeholder != tt.placeholder || me.Template != tt.tmpl {
+			t.Errorf("ExpandStrict(%q) = %q, %v; want a MissingError for {%s}", tt.tmpl, got, err, tt.placeholder)
+			continue
+		}
+		if !strings.Contains(err.Error(), tt.mentions) {
+			t.Errorf("ExpandStrict(%q) error %q does not name %s", tt.tmpl, err, tt.mentions)
+		}
+	}
+	ns := New(Env{Name: "web-1"}, nil, nil)
+	if got, err := ns.ExpandStrict("logs.{namespace}"); err == nil || !strings.Contains(err.Error(), "POD_NAMESPACE") {
+		t.Errorf(`ExpandStrict("logs.{namespace}") without a namespace = %q, %v; want an error naming POD_NAMESPACE`, got, err)
+	}
+	if _, err := ns.ExpandStrict("{nope}"); !errors.Is(err, ErrTemplate) {
+		t.Errorf("unknown placeholder: %v, want ErrTemplate", err)
+	}
+}
+
+func TestReadEnv(t *testing.T) {
+	shell := map[string]string{"POD_NAME": "p", "POD_NAMESPACE": "ns", "POD_UID": "u", "POD_IP": "10.0.0.1",
+		"HOSTNAME": "laptop", "NODE_NAME": "jenkins-agent-3", "CONTAINER_NAME": "toolbox"}
+	lookup := func(m map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+	}
+	if diff := cmp.Diff(Env{Name: "p", Namespace: "ns", UID: "u", IP: "10.0.0.1"}, ReadEnv(lookup(shell))); diff != "" {
+		t.Errorf("outside Kubernetes the generic names leaked in (-want +got):\n%s", diff)
+	}
+	pod := maps.Clone(shell)
+	pod[InKubernetesEnv] = "10.96.0.1"
+	want := Env{Name: "p", Hostname: "laptop", Namespace: "ns", UID: "u", IP: "10.0.0.1", Node: "jenkins-agent-3", Container: "toolbox"}
+	if diff := cmp.Diff(want, ReadEnv(lookup(pod))); diff != "" {
+		t.Errorf("in Kubernetes (-want +got):\n%s", diff)
+	}
+	var names []string
+	for _, v := range EnvVariables {
+		names = append(names, v.Name)
+	}
+	if diff := cmp.Diff([]string{"POD_NAME", "HOSTNAME", "POD_NAMESPACE", "POD_UID", "POD_IP", "NODE_NAME", "CONTAINER_NAME"}, names); diff != "" {
+		t.Errorf("EnvVariables (-want +got):\n%s", diff)
 	}
 }

@@ -3,6 +3,7 @@ package kafka
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/loglet/loglet/sidecar/bytesize"
 	"github.com/loglet/loglet/sidecar/internal/podinfo"
 )
 
@@ -25,9 +27,9 @@ type Config struct {
 	Key             string        `env:"KEY" envDefault:"{pod}" help:"message key template (same placeholders as the topic)"`
 	Compression     string        `env:"COMPRESSION" envDefault:"lz4" help:"none | gzip | snappy | lz4 | zstd"`
 	Acks            string        `env:"ACKS" envDefault:"all" help:"all | one: broker acknowledgement required before a record counts as delivered"`
-	BatchBytes      int           `env:"BATCH_BYTES" envDefault:"1048576" help:"largest produce batch in bytes"`
+	BatchBytes      bytesize.Size `env:"BATCH_BYTES" envDefault:"1MiB" help:"largest produce batch (a size: 1048576, 512KiB, 1MiB, 1MB)"`
 	Linger          time.Duration `env:"LINGER" envDefault:"20ms" help:"how long to wait for a batch to fill before sending it"`
-	MaxMessageBytes int           `env:"MAX_MESSAGE_BYTES" envDefault:"1048576" help:"a record larger than this is shortened (message cut, marked truncated)"`
+	MaxMessageBytes bytesize.Size `env:"MAX_MESSAGE_BYTES" envDefault:"1MiB" help:"a record larger than this is shortened (message cut, marked truncated); a size"`
 
 	TLS                   bool   `env:"TLS" help:"connect with TLS"`
 	TLSCAFile             string `env:"TLS_CA_FILE" help:"PEM file of CAs to trust instead of the system roots"`
@@ -80,14 +82,20 @@ func (c *Config) Validate() error {
 	if _, err := c.requiredAcks(); err != nil {
 		bad("ACKS", "%v", err)
 	}
+	if c.BatchBytes > math.MaxInt32 {
+		bad("BATCH_BYTES", "%s: must be below 2GiB (Kafka's limit)", c.BatchBytes)
+	}
+	if c.MaxMessageBytes > math.MaxInt32 {
+		bad("MAX_MESSAGE_BYTES", "%s: must be below 2GiB (Kafka's limit)", c.MaxMessageBytes)
+	}
 	if c.BatchBytes < 0 {
-		bad("BATCH_BYTES", "%d: must be positive", c.BatchBytes)
+		bad("BATCH_BYTES", "%d: must be positive", int64(c.BatchBytes))
 	}
 	if c.Linger < 0 {
 		bad("LINGER", "%s: must not be negative", c.Linger)
 	}
 	if c.MaxMessageBytes != 0 && c.MaxMessageBytes < MinMaxMessageBytes {
-		bad("MAX_MESSAGE_BYTES", "%d: must be at least %d", c.MaxMessageBytes, MinMaxMessageBytes)
+		bad("MAX_MESSAGE_BYTES", "%s: must be at least %d", c.MaxMessageBytes, MinMaxMessageBytes)
 	}
 
 	if !c.TLS {
@@ -135,6 +143,28 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// Check does the checks [Config.Validate] cannot do without the pod and the
+// file system, so that they fail at start rather than later: the topic and
+// key templates expanded for pod (a placeholder expanding to nothing is an
+// error, see [podinfo.Pod.ExpandStrict], and the topic must be a legal
+// name), the SASL password file readable and not empty, the CA file holding
+// a PEM certificate, and the client key pair loadable. It returns every
+// problem at once, each naming its variable. Call it after Validate
+// succeeded.
+func (c *Config) Check(pod *podinfo.Pod) error {
+	var errs []error
+	if _, err := newRoute(pod, c.topic(), c.key()); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.tlsConfig(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.saslMechanism(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
 // brokers returns Brokers with blanks trimmed and empty entries dropped.
 func (c *Config) brokers() []string {
 	var out []string
@@ -170,17 +200,17 @@ func (c *Config) key() string {
 }
 
 func (c *Config) batchBytes() int {
-	if c.BatchBytes <= 0 {
+	if c.BatchBytes <= 0 || c.BatchBytes > math.MaxInt32 {
 		return defaultBatchBytes
 	}
-	return c.BatchBytes
+	return int(c.BatchBytes)
 }
 
 func (c *Config) maxMessageBytes() int {
-	if c.MaxMessageBytes <= 0 {
+	if c.MaxMessageBytes <= 0 || c.MaxMessageBytes > math.MaxInt32 {
 		return defaultMaxMessageBytes
 	}
-	return c.MaxMessageBytes
+	return int(c.MaxMessageBytes)
 }
 
 func (c *Config) compression() (kafka.Compression, error) {

@@ -1,8 +1,12 @@
 package kafka
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/loglet/loglet/sidecar/internal/podinfo"
 )
 
 func TestValidate(t *testing.T) {
@@ -74,5 +78,45 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if acks, err := c.requiredAcks(); err != nil || acks.String() != "all" {
 		t.Errorf("acks = %v, %v", acks, err)
+	}
+}
+
+// TestCheckReportsEveryProblemAtOnce: what New found one at a time after
+// start (the topic expanded for the pod, a CA file with no PEM, a missing
+// password file, a bad key pair) Check reports together, each named.
+func TestCheckReportsEveryProblemAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pw := filepath.Join(dir, "password")
+	if err := os.WriteFile(pw, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := Config{Brokers: []string{"k:9092"}, TLS: true, TLSCAFile: notPEM,
+		TLSCertFile: filepath.Join(dir, "absent.crt"), TLSKeyFile: filepath.Join(dir, "absent.key"),
+		SASLMechanism: "PLAIN", SASLUsername: "u", SASLPasswordFile: filepath.Join(dir, "absent")}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	noNamespace := podinfo.New(podinfo.Env{Name: "web-1"}, nil, nil)
+	err := c.Check(noNamespace)
+	if err == nil {
+		t.Fatal("Check: no error")
+	}
+	for _, w := range []string{
+		`LOGLET_KAFKA_TOPIC: "logs.{namespace}": {namespace} expands to nothing: POD_NAMESPACE is not set`,
+		"LOGLET_KAFKA_TLS_CA_FILE: no PEM certificate in " + notPEM,
+		"LOGLET_KAFKA_TLS_CERT_FILE and LOGLET_KAFKA_TLS_KEY_FILE:",
+		"LOGLET_KAFKA_SASL_PASSWORD_FILE:",
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("Check error lacks %q:\n%v", w, err)
+		}
+	}
+	c.TLSCAFile, c.TLSCertFile, c.TLSKeyFile, c.SASLPasswordFile = "", "", "", pw
+	if err := c.Check(podinfo.New(podinfo.Env{Name: "web-1", Namespace: "shop"}, nil, nil)); err != nil {
+		t.Errorf("Check of a good configuration: %v", err)
 	}
 }

@@ -44,18 +44,21 @@ type route struct {
 }
 
 // newRoute expands the templates for pod and checks the topic name. The
-// error names the variable at fault.
+// error names the variable at fault, and both when both are.
 func newRoute(pod *podinfo.Pod, topicTmpl, keyTmpl string) (route, error) {
-	topic, err := pod.Expand(topicTmpl)
+	var errs []error
+	topic, err := pod.ExpandStrict(topicTmpl)
 	if err != nil {
-		return route{}, fmt.Errorf("LOGLET_KAFKA_TOPIC: %w", err)
+		errs = append(errs, fmt.Errorf("LOGLET_KAFKA_TOPIC: %w", err))
+	} else if err := checkTopicName(topic); err != nil {
+		errs = append(errs, fmt.Errorf("LOGLET_KAFKA_TOPIC %q expands to an unusable topic: %w", topicTmpl, err))
 	}
-	if err := checkTopicName(topic); err != nil {
-		return route{}, fmt.Errorf("LOGLET_KAFKA_TOPIC %q expands to an unusable topic: %w", topicTmpl, err)
-	}
-	key, err := pod.Expand(keyTmpl)
+	key, err := pod.ExpandStrict(keyTmpl)
 	if err != nil {
-		return route{}, fmt.Errorf("LOGLET_KAFKA_KEY: %w", err)
+		errs = append(errs, fmt.Errorf("LOGLET_KAFKA_KEY: %w", err))
+	}
+	if len(errs) > 0 {
+		return route{}, errors.Join(errs...)
 	}
 	// A non-nil key, even an empty one, is hashed to a fixed partition,
 	// which keeps the pod's records in order.

@@ -24,7 +24,8 @@ const (
 
 // tlsConfig builds the TLS client configuration, or returns nil when TLS is
 // off. It reads the CA file and checks the client key pair now, so a bad file
-// is a start-up error naming its variable; the key pair is read again at
+// is a start-up error naming its variable (both problems at once when the
+// CA file and the key pair are bad); the key pair is read again at
 // every handshake, so a renewed certificate is picked up without a restart.
 func (c *Config) tlsConfig() (*tls.Config, error) {
 	if !c.TLS {
@@ -35,21 +36,22 @@ func (c *Config) tlsConfig() (*tls.Config, error) {
 		ServerName:         c.TLSServerName,
 		InsecureSkipVerify: c.TLSInsecureSkipVerify, //nolint:gosec // only on explicit request, with a warning at start
 	}
+	var errs []error
 	if c.TLSCAFile != "" {
 		pem, err := os.ReadFile(c.TLSCAFile)
-		if err != nil {
-			return nil, fmt.Errorf("LOGLET_KAFKA_TLS_CA_FILE: %w", err)
-		}
 		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("LOGLET_KAFKA_TLS_CA_FILE: no PEM certificate in %s", c.TLSCAFile)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("LOGLET_KAFKA_TLS_CA_FILE: %w", err))
+		case !pool.AppendCertsFromPEM(pem):
+			errs = append(errs, fmt.Errorf("LOGLET_KAFKA_TLS_CA_FILE: no PEM certificate in %s", c.TLSCAFile))
 		}
 		tc.RootCAs = pool
 	}
 	if c.TLSCertFile != "" {
 		certFile, keyFile := c.TLSCertFile, c.TLSKeyFile
 		if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
-			return nil, fmt.Errorf("LOGLET_KAFKA_TLS_CERT_FILE and LOGLET_KAFKA_TLS_KEY_FILE: %w", err)
+			errs = append(errs, fmt.Errorf("LOGLET_KAFKA_TLS_CERT_FILE and LOGLET_KAFKA_TLS_KEY_FILE: %w", err))
 		}
 		tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			cert, err := tls.LoadX509KeyPair(certFile, keyFile)
@@ -58,6 +60,9 @@ func (c *Config) tlsConfig() (*tls.Config, error) {
 			}
 			return &cert, nil
 		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return tc, nil
 }
