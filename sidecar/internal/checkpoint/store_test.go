@@ -86,3 +86,17 @@ func TestNotWritable(t *testing.T) {
 		t.Fatal("read-only dir reported writable")
 	}
 }
+
+// Version 1 state, without tail fingerprints, is still read.
+func TestLoadsVersion1(t *testing.T) {
+	s := &Store{Dir: t.TempDir()}
+	os.WriteFile(s.Path(), []byte(`{"version":1,"files":[{"id":"1:2:00000000000000ff","dev":1,"ino":2,"fp_len":10,"fp":"00000000000000ff","offset":42,"path":"app.log"}]}`), 0o644)
+	got, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Entry{{ID: "1:2:00000000000000ff", Dev: 1, Ino: 2, FPLen: 10, FP: "00000000000000ff", Offset: 42, Path: "app.log"}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
+	}
+}

@@ -275,3 +275,16 @@ func TestReadyReportsFailingSaves(t *testing.T) {
 		t.Errorf("Ready = %v", e.p.Ready())
 	}
 }
+
+// A file that keeps being truncated is left alone for a while, and
+// reported, instead of being re-read in a tight loop.
+func TestFileThatKeepsTruncatingIsBackedOff(t *testing.T) {
+	e := newEnv(t, "", func(c *Config) { c.RotateWait = time.Hour })
+	e.start()
+	for i := 0; i < 4; i++ {
+		os.WriteFile(e.path("app.log"), []byte(jsonLines(i*100, 20-i)), 0o644) // shorter each time: a truncation
+		e.waitRecords(i*20 - i*(i-1)/2 + 20 - i)
+	}
+	eventually(t, "a backoff", func() bool { return testutil.ToFloat64(e.p.m.truncBackoffs) >= 1 })
+	e.stop()
+}
