@@ -238,15 +238,15 @@ Ctrl-C stops the app, then loglet (it ships what is left), then Kafka, and remov
 	return nil
 }
 
-// waitReady waits until loglet's /readyz answers 200: its checkpoint
-// directory is writable and it reached Kafka.
+// waitReady waits until loglet's /status answers 200: every check passes,
+// its checkpoint directory is writable and it reached Kafka.
 func waitReady(ctx context.Context, addr string, loglet *child) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	client := &http.Client{Timeout: time.Second}
 	defer client.CloseIdleConnections()
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/readyz", nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/status", nil)
 		if err != nil {
 			return err
 		}

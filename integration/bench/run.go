@@ -254,10 +254,11 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
-// waitReady polls loglet's /readyz until it answers 200 (Kafka reached).
+// waitReady polls loglet's /status until it answers 200 (every check
+// passes, Kafka reached).
 func waitReady(ctx context.Context, addr string, alive func() bool) error {
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/readyz", nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/status", nil)
 		if err != nil {
 			return err
 		}

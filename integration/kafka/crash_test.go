@@ -184,7 +184,7 @@ func TestCrash(t *testing.T) {
 	}
 	before := k.Count(t, p.topic())
 	sc = harness.StartSidecar(t, env)
-	sc.WaitFor(t, 30*time.Second, "/readyz 200 after the restart", func() bool { s, _ := sc.Get("/readyz"); return s == 200 })
+	sc.WaitFor(t, 30*time.Second, "/status/kafka 200 after the restart", func() bool { s, _ := sc.Get("/status/kafka"); return s == 200 })
 	time.Sleep(2 * time.Second)
 	if after := k.Count(t, p.topic()); after != before {
 		t.Errorf("a restart after SIGTERM sent %d records again", after-before)

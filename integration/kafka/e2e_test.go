@@ -84,7 +84,7 @@ func TestEndToEnd(t *testing.T) {
 				got := k.Read(t, p.topic(), len(want), 30*time.Second)
 				checkRecords(t, p, want, got)
 				t.Run("kcat", func(t *testing.T) { checkKcat(t, k, p.topic(), got) })
-				sc.WaitFor(t, 10*time.Second, "/readyz 200", func() bool { s, _ := sc.Get("/readyz"); return s == 200 })
+				sc.WaitFor(t, 10*time.Second, "/status 200", func() bool { s, _ := sc.Get("/status"); return s == 200 })
 				if _, err := sc.Stop(15 * time.Second); err != nil {
 					t.Errorf("stop: %v", err)
 				}

@@ -10,7 +10,7 @@ import (
 )
 
 // TestOutage stops the broker for 20 s while the app keeps writing: nothing
-// is lost, each file's order is kept, /readyz reports the outage and the
+// is lost, each file's order is kept, /status/kafka reports the outage and the
 // recovery, and the sidecar's peak RSS stays within its buffer bound plus a
 // fixed overhead although the app wrote far more than that meanwhile.
 func TestOutage(t *testing.T) {
@@ -30,13 +30,13 @@ func TestOutage(t *testing.T) {
 	k.Stop(t)
 	before := w.written()
 	outageEnd := time.Now().Add(outage)
-	sc.WaitFor(t, outage, "/readyz failing during the outage", func() bool { s, _ := sc.Get("/readyz"); return s == 503 })
+	sc.WaitFor(t, outage, "/status/kafka failing during the outage", func() bool { s, _ := sc.Get("/status/kafka"); return s == 503 })
 	time.Sleep(time.Until(outageEnd))
 	during := w.written() - before
 	peak := sc.PeakRSS(t)
 	k.Restart(t)
 
-	sc.WaitFor(t, 30*time.Second, "/readyz 200 after the outage", func() bool { s, _ := sc.Get("/readyz"); return s == 200 })
+	sc.WaitFor(t, 30*time.Second, "/status/kafka 200 after the outage", func() bool { s, _ := sc.Get("/status/kafka"); return s == 200 })
 	time.Sleep(2 * time.Second)
 	w.halt()
 	total := w.next

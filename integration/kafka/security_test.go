@@ -20,7 +20,7 @@ import (
 // TestSecurity runs loglet against a cluster that requires TLS, SASL
 // SCRAM-SHA-256 and ACLs. It works with the right settings; a wrong
 // password, an untrusted certificate and a topic without an ACL each give a
-// clear error on /readyz and in the logs, and lose nothing once fixed.
+// clear error on /status/kafka and in the logs, and lose nothing once fixed.
 func TestSecurity(t *testing.T) {
 	ca := harness.NewCA(t, "loglet test CA")
 	allowSec := func(op kmsg.ACLOperation) kfake.ACL {
@@ -50,7 +50,7 @@ func TestSecurity(t *testing.T) {
 		return p.env(k, "LOGLET_KAFKA_TLS=true", "LOGLET_KAFKA_TLS_CA_FILE="+caFile,
 			"LOGLET_KAFKA_SASL_MECHANISM=SCRAM-SHA-256", "LOGLET_KAFKA_SASL_USERNAME=loglet", "LOGLET_KAFKA_SASL_PASSWORD_FILE="+password)
 	}
-	// start writes lines, starts the sidecar and waits for /readyz to say
+	// start writes lines, starts the sidecar and waits for /status/kafka to say
 	// what is wrong; nothing may reach the topic meanwhile.
 	start := func(t *testing.T, p *pod, env map[string]string, wantErr string) (*harness.Sidecar, int) {
 		t.Helper()
@@ -61,14 +61,14 @@ func TestSecurity(t *testing.T) {
 			return sc, n
 		}
 		var body string
-		sc.WaitFor(t, 30*time.Second, "/readyz reporting "+wantErr, func() bool {
+		sc.WaitFor(t, 30*time.Second, "/status/kafka reporting "+wantErr, func() bool {
 			var status int
-			status, body = sc.Get("/readyz")
+			status, body = sc.Get("/status/kafka")
 			return status == 503 && strings.Contains(body, wantErr)
 		})
-		t.Logf("/readyz: %s", body)
+		t.Logf("/status/kafka: %s", body)
 		if !strings.Contains(body, p.topic()) {
-			t.Errorf("/readyz does not name the topic:\n%s", body)
+			t.Errorf("/status/kafka does not name the topic:\n%s", body)
 		}
 		if logs := sc.Output(); !strings.Contains(logs, `"level":"ERROR"`) || !strings.Contains(logs, p.topic()) || !strings.Contains(logs, wantErr) {
 			t.Errorf("no error log naming the topic and %q:\n%s", wantErr, logs)
@@ -81,12 +81,12 @@ func TestSecurity(t *testing.T) {
 		}
 		return sc, n
 	}
-	// delivered waits until the n records are in the topic and /readyz
-	// passes.
+	// delivered waits until the n records are in the topic and
+	// /status/kafka passes.
 	delivered := func(t *testing.T, sc *harness.Sidecar, p *pod, n int) {
 		t.Helper()
 		sc.WaitFor(t, 30*time.Second, "every record in the topic", func() bool { return k.Count(t, p.topic()) >= int64(n) })
-		sc.WaitFor(t, 30*time.Second, "/readyz 200", func() bool { s, _ := sc.Get("/readyz"); return s == 200 })
+		sc.WaitFor(t, 30*time.Second, "/status/kafka 200", func() bool { s, _ := sc.Get("/status/kafka"); return s == 200 })
 		if got := len(k.Read(t, p.topic(), n, 10*time.Second)); got != n {
 			t.Errorf("%d records in the topic, want %d", got, n)
 		}

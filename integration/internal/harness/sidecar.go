@@ -22,7 +22,8 @@ import (
 // goroutine; the Process methods from the test's goroutine.
 type Sidecar struct {
 	*Process
-	// HTTP is the address of its /healthz, /readyz and /metrics server.
+	// HTTP is the address of its /healthz, /readyz, /status and /metrics
+	// server.
 	HTTP string
 	// Env is the environment it was started with, without
 	// LOGLET_HTTP_ADDR.

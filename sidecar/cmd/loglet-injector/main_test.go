@@ -308,10 +308,51 @@ func TestLoadConfig(t *testing.T) {
 	}
 }
 
+// TestLoadConfigTopicPolicy: the injector does not start with a cluster
+// topic template that can leave the pods' namespaces, unless the settings
+// share it or allow any topic; nor with a log directory over /etc.
+func TestLoadConfigTopicPolicy(t *testing.T) {
+	tests := []struct {
+		name    string
+		environ map[string]string
+		err     error // nil: loads
+		msg     string
+	}{
+		{"one topic for every namespace", map[string]string{"LOGLET_INJECTOR_KAFKA_TOPIC": "logs.all"}, inject.ErrTopicPolicy, "KAFKA_TOPIC"},
+		{"a label the pods set", map[string]string{"LOGLET_INJECTOR_KAFKA_TOPIC": "logs.{label:team}"}, inject.ErrTopicPolicy, "KAFKA_TOPIC"},
+		{"namespaced", map[string]string{"LOGLET_INJECTOR_KAFKA_TOPIC": "applogs.{namespace}.{label:app}"}, nil, ""},
+		{"shared", map[string]string{"LOGLET_INJECTOR_KAFKA_TOPIC": "logs.all", "LOGLET_INJECTOR_SHARED_TOPIC_PREFIXES": "shared.,logs.all"}, nil, ""},
+		{"any", map[string]string{"LOGLET_INJECTOR_KAFKA_TOPIC": "logs.all", "LOGLET_INJECTOR_ALLOW_ANY_TOPIC": "true"}, nil, ""},
+		{"empty shared prefix", map[string]string{"LOGLET_INJECTOR_SHARED_TOPIC_PREFIXES": "shared.,"}, inject.ErrSettings, "SHARED_TOPIC_PREFIXES"},
+		{"log dir over /etc", map[string]string{"LOGLET_INJECTOR_LOG_DIR": "/etc/logs"}, inject.ErrSettings, "LOG_DIR"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := loadConfig(tt.environ)
+			if tt.err == nil {
+				if err != nil {
+					t.Fatalf("loadConfig: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, tt.err) || !strings.Contains(err.Error(), tt.msg) {
+				t.Fatalf("loadConfig: %v, %v; want %v mentioning %s", cfg.Settings, err, tt.err, tt.msg)
+			}
+		})
+	}
+	cfg, err := loadConfig(map[string]string{"LOGLET_INJECTOR_SHARED_TOPIC_PREFIXES": "shared.,audit.", "LOGLET_INJECTOR_ALLOW_ANY_TOPIC": "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(inject.Settings{SharedTopicPrefixes: []string{"shared.", "audit."}, AllowAnyTopic: true}, cfg.Settings); diff != "" {
+		t.Errorf("settings (-want +got):\n%s", diff)
+	}
+}
+
 func TestUsageListsEveryVariable(t *testing.T) {
 	var b strings.Builder
 	usage(&b)
-	for _, v := range []string{"ADDR", "TLS_CERT_FILE", "SHUTDOWN_DELAY", "IMAGE", "KAFKA_BROKERS", "KAFKA_SASL_MECHANISM", "TERMINATION_GRACE_PERIOD_SECONDS"} {
+	for _, v := range []string{"ADDR", "TLS_CERT_FILE", "SHUTDOWN_DELAY", "IMAGE", "KAFKA_BROKERS", "KAFKA_SASL_MECHANISM", "TERMINATION_GRACE_PERIOD_SECONDS", "SHARED_TOPIC_PREFIXES", "ALLOW_ANY_TOPIC"} {
 		if !strings.Contains(b.String(), "LOGLET_INJECTOR_"+v+"\n") {
 			t.Errorf("usage lacks LOGLET_INJECTOR_%s:\n%s", v, b.String())
 		}

@@ -36,7 +36,10 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout io
 		logger.Warn("read pod metadata", "dir", cfg.PodinfoDir, "err", err)
 	}
 
-	checks := map[string]server.Checker{}
+	// Readiness (/readyz) is only what the node's operator must fix; Kafka's
+	// health is a report on /status/kafka, never readiness: a native
+	// sidecar's readiness is part of the Pod's Ready condition.
+	checks, reports := map[string]server.Checker{}, map[string]server.Checker{}
 	var out pipeline.Sink
 	switch cfg.Sink {
 	case "stdout":
@@ -46,7 +49,7 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout io
 		if err != nil {
 			return err
 		}
-		checks["kafka"] = ks
+		reports["kafka"] = ks
 		out = ks
 	default:
 		return fmt.Errorf("LOGLET_SINK: unknown sink %q", cfg.Sink)
@@ -63,7 +66,7 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout io
 	defer func() { stopBg(); wg.Wait() }()
 	wg.Go(func() { pods.Run(bgCtx) })
 	if ln := cfg.HTTPListener; ln != nil {
-		srv := &server.Server{Addr: cfg.HTTPAddr, Gatherer: reg, Checks: checks, Logger: logger}
+		srv := &server.Server{Addr: cfg.HTTPAddr, Gatherer: reg, Checks: checks, Reports: reports, Logger: logger}
 		wg.Go(func() {
 			if err := srv.Serve(bgCtx, ln); err != nil {
 				logger.Error("http server", "err", err)

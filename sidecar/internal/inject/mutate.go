@@ -3,6 +3,7 @@ package inject
 import (
 	"errors"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 
@@ -55,8 +56,12 @@ const (
 	// OptedOut: the pod's loglet.dev/inject annotation is "false".
 	OptedOut Outcome = "opted_out"
 	// Failed: the pod cannot be injected; it is returned unchanged and the
-	// error says why.
+	// error says why. The handler admits it as it is, with a warning.
 	Failed Outcome = "failed"
+	// Denied: the pod asks for what the cluster forbids (a topic outside
+	// its namespace, see Settings.SharedTopicPrefixes); it is returned
+	// unchanged and the handler refuses to admit it.
+	Denied Outcome = "denied"
 )
 
 // ErrAnnotation is wrapped by the error [Mutate] returns for a pod with a
@@ -71,9 +76,10 @@ var ErrConflict = errors.New("conflict")
 
 // Mutate returns a deep copy of pod with the loglet sidecar injected as s
 // and the pod's loglet.dev/* annotations ask, and what it did. It never
-// changes pod. When it returns an error (wrapping [ErrAnnotation],
-// [ErrConflict] or [ErrSettings]) the outcome is Failed and the returned pod
-// equals pod: the caller admits it unchanged.
+// changes pod. When it returns an error the returned pod equals pod: with
+// [ErrTopicPolicy] the outcome is Denied and the caller refuses the pod;
+// with [ErrAnnotation], [ErrConflict] or [ErrSettings] it is Failed and the
+// caller admits the pod unchanged.
 func Mutate(pod *corev1.Pod, s Settings) (*corev1.Pod, Outcome, error) {
 	out := pod.DeepCopy()
 	if pod.Annotations[AnnotationStatus] == StatusInjected {
@@ -91,6 +97,9 @@ func Mutate(pod *corev1.Pod, s Settings) (*corev1.Pod, Outcome, error) {
 	}
 	s = s.withDefaults()
 	p, err := podParams(pod, s)
+	if errors.Is(err, ErrTopicPolicy) {
+		return out, Denied, err
+	}
 	if err != nil {
 		return out, Failed, err
 	}
@@ -116,17 +125,22 @@ func podParams(pod *corev1.Pod, s Settings) (params, error) {
 	bad := func(key string, err error) error {
 		return fmt.Errorf("%w %s=%q: %v", ErrAnnotation, key, a[key], err)
 	}
+	// The topic first: a pod that asks for another namespace's topic is
+	// denied, whatever else is wrong with it.
+	if v, ok := a[AnnotationTopic]; ok {
+		if err := checkTopic(v); err != nil {
+			return p, bad(AnnotationTopic, err)
+		}
+		if err := s.checkTopicPolicy(v); err != nil {
+			return p, fmt.Errorf("%s: %w", AnnotationTopic, err)
+		}
+		p.topic = v
+	}
 	if v, ok := a[AnnotationLogDir]; ok {
 		if err := checkLogDir(v); err != nil {
 			return p, bad(AnnotationLogDir, err)
 		}
 		p.logDir = v
-	}
-	if v, ok := a[AnnotationTopic]; ok {
-		if err := checkTopic(v); err != nil {
-			return p, bad(AnnotationTopic, err)
-		}
-		p.topic = v
 	}
 	if v, ok := a[AnnotationFieldTypes]; ok {
 		if _, err := parse.ParseFieldTypes(v); err != nil {
@@ -222,8 +236,14 @@ func checkConflicts(pod *corev1.Pod, p params) error {
 			continue
 		}
 		for _, m := range c.VolumeMounts {
-			if m.MountPath == p.logDir {
+			mp := path.Clean(m.MountPath)
+			switch {
+			case mp == p.logDir:
 				return fmt.Errorf("%w: container %q already mounts volume %q at %s", ErrConflict, c.Name, m.Name, p.logDir)
+			case within(mp, p.logDir):
+				return fmt.Errorf("%w: the log directory %s contains container %q's mount of volume %q at %s: an emptyDir there would hide the image's files around it", ErrConflict, p.logDir, c.Name, m.Name, mp)
+			case within(p.logDir, mp) && readOnly(pod, m):
+				return fmt.Errorf("%w: the log directory %s is inside container %q's read-only volume %q at %s, where no mount point can be made", ErrConflict, p.logDir, c.Name, m.Name, mp)
 			}
 		}
 		for _, e := range c.Env {
@@ -236,6 +256,20 @@ func checkConflicts(pod *corev1.Pod, p params) error {
 		}
 	}
 	return nil
+}
+
+// readOnly reports whether the mount m is read-only: marked so, or of a
+// volume type the kubelet always mounts read-only.
+func readOnly(pod *corev1.Pod, m corev1.VolumeMount) bool {
+	if m.ReadOnly {
+		return true
+	}
+	for _, v := range pod.Spec.Volumes {
+		if v.Name == m.Name {
+			return v.ConfigMap != nil || v.Secret != nil || v.DownwardAPI != nil || v.Projected != nil
+		}
+	}
+	return false
 }
 
 // inject changes pod (a copy) in place; podParams and checkConflicts have
@@ -344,11 +378,19 @@ func sidecarContainer(s Settings, p params) corev1.Container {
 		mounts = append(mounts, corev1.VolumeMount{Name: KafkaVolumeName, MountPath: KafkaSecretDir, ReadOnly: true})
 	}
 
-	probe := func(path string, period int32) *corev1.Probe {
-		return &corev1.Probe{
-			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString(sidecarHTTPPortName)}},
-			PeriodSeconds: period,
-		}
+	// Only a livenessProbe, and a patient one: it restarts a loglet whose
+	// HTTP server has not answered for a minute, and a restart makes the
+	// sidecar, and so the Pod, unready for a moment. No readinessProbe: a
+	// native sidecar's readiness is part of the Pod's Ready condition, and
+	// nothing loglet can fail (Kafka, a checkpoint save) is a reason to take
+	// the app out of its Service. No startupProbe: the app containers would
+	// wait for it, so a loglet that cannot start would keep the app from
+	// starting. See "Probes" in the README.
+	liveness := &corev1.Probe{
+		ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString(sidecarHTTPPortName)}},
+		PeriodSeconds:    10,
+		TimeoutSeconds:   5,
+		FailureThreshold: 6,
 	}
 	no, yes := false, true
 	id := int64(nonRootID)
@@ -368,9 +410,8 @@ func sidecarContainer(s Settings, p params) corev1.Container {
 				corev1.ResourceMemory: resource.MustParse(s.MemoryLimit),
 			},
 		},
-		VolumeMounts:   mounts,
-		LivenessProbe:  probe("/healthz", 10),
-		ReadinessProbe: probe("/readyz", 5),
+		VolumeMounts:  mounts,
+		LivenessProbe: liveness,
 		SecurityContext: &corev1.SecurityContext{
 			RunAsNonRoot:             &yes,
 			RunAsUser:                &id,

@@ -46,6 +46,8 @@ func TestMutateGolden(t *testing.T) {
 		{"minimal", Settings{}},
 		{"annotations", Settings{}},
 		{"container-mode", Settings{}},
+		{"shared-topic", Settings{SharedTopicPrefixes: []string{"shared."}}},
+		{"any-topic", Settings{AllowAnyTopic: true}},
 		{"cluster-settings", Settings{
 			Image:                         "registry.example.com/loglet:1.2.3",
 			ImagePullPolicy:               "IfNotPresent",
@@ -187,6 +189,107 @@ func TestMutateErrors(t *testing.T) {
 	}
 }
 
+// TestMutateRefuses: a topic template that can leave the pod's namespace
+// is denied unless the settings allow it; a log directory at, under or
+// above a system directory, or above an app container's mount, fails (the
+// pod is admitted unchanged).
+func TestMutateRefuses(t *testing.T) {
+	base := readPod(t, filepath.Join("testdata", "golden", "minimal.in.yaml"))
+	shared := Settings{SharedTopicPrefixes: []string{"shared.", "audit-all."}}
+	tests := []struct {
+		name        string
+		annotations map[string]string
+		settings    Settings
+		change      func(*corev1.Pod)
+		want        Outcome
+		err         error
+		msg         string
+	}{
+		// Topics that stay in the namespace.
+		{name: "default topic", annotations: nil, want: Injected},
+		{name: "logs.{namespace}", annotations: map[string]string{AnnotationTopic: "logs.{namespace}"}, want: Injected},
+		{name: "more after the namespace", annotations: map[string]string{AnnotationTopic: "audit.{namespace}.{label:app}.{pod}"}, want: Injected},
+		{name: "underscore after the namespace", annotations: map[string]string{AnnotationTopic: "logs.{namespace}_{label:app}"}, want: Injected},
+		// Topics that can leave it.
+		{name: "another namespace's topic", annotations: map[string]string{AnnotationTopic: "logs.team-b"}, want: Denied, err: ErrTopicPolicy, msg: `loglet.dev/topic: topic outside the pod's namespace: "logs.team-b": a template must be`},
+		{name: "a label the pod sets", annotations: map[string]string{AnnotationTopic: "logs.{label:team}"}, want: Denied, err: ErrTopicPolicy, msg: "WORD.{namespace}"},
+		{name: "namespace first", annotations: map[string]string{AnnotationTopic: "{namespace}.logs"}, want: Denied, err: ErrTopicPolicy, msg: "loglet.dev/topic"},
+		{name: "dash before the namespace", annotations: map[string]string{AnnotationTopic: "logs-{namespace}"}, want: Denied, err: ErrTopicPolicy},
+		{name: "dash after the namespace", annotations: map[string]string{AnnotationTopic: "logs.{namespace}-{label:x}"}, want: Denied, err: ErrTopicPolicy},
+		{name: "placeholder before the namespace", annotations: map[string]string{AnnotationTopic: "{label:p}.{namespace}"}, want: Denied, err: ErrTopicPolicy},
+		{name: "two words before the namespace", annotations: map[string]string{AnnotationTopic: "logs.a.{namespace}"}, want: Denied, err: ErrTopicPolicy},
+		{name: "the pod name only", annotations: map[string]string{AnnotationTopic: "logs.{pod}"}, want: Denied, err: ErrTopicPolicy},
+		{name: "denied before a bad log dir", annotations: map[string]string{AnnotationTopic: "logs.team-b", AnnotationLogDir: "/etc"}, want: Denied, err: ErrTopicPolicy},
+		{name: "a shared prefix", annotations: map[string]string{AnnotationTopic: "shared.audit"}, settings: shared, want: Injected},
+		{name: "another shared prefix", annotations: map[string]string{AnnotationTopic: "audit-all.{label:app}"}, settings: shared, want: Injected},
+		{name: "not quite a shared prefix", annotations: map[string]string{AnnotationTopic: "sharedx.audit"}, settings: shared, want: Denied, err: ErrTopicPolicy, msg: "shared., audit-all."},
+		{name: "any topic allowed", annotations: map[string]string{AnnotationTopic: "logs.team-b"}, settings: Settings{AllowAnyTopic: true}, want: Injected},
+
+		// Log directories.
+		{name: "own log dir", annotations: map[string]string{AnnotationLogDir: "/var/log/app"}, want: Injected},
+		{name: "data dir", annotations: map[string]string{AnnotationLogDir: "/data/logs"}, want: Injected},
+		{name: "tmp", annotations: map[string]string{AnnotationLogDir: "/tmp/logs"}, want: Injected},
+		{name: "like /run but not", annotations: map[string]string{AnnotationLogDir: "/runner/logs"}, want: Injected},
+		{name: "like /etc but not", annotations: map[string]string{AnnotationLogDir: "/etcd-logs"}, want: Injected},
+		{name: "/etc", annotations: map[string]string{AnnotationLogDir: "/etc"}, want: Failed, err: ErrAnnotation, msg: "would hide the app image's /etc"},
+		{name: "under /etc", annotations: map[string]string{AnnotationLogDir: "/etc/app/logs"}, want: Failed, err: ErrAnnotation, msg: "/etc"},
+		{name: "/usr/local", annotations: map[string]string{AnnotationLogDir: "/usr/local/log"}, want: Failed, err: ErrAnnotation, msg: "/usr"},
+		{name: "/var holds /var/run", annotations: map[string]string{AnnotationLogDir: "/var"}, want: Failed, err: ErrAnnotation, msg: "/var/run"},
+		{name: "/var/run", annotations: map[string]string{AnnotationLogDir: "/var/run/app"}, want: Failed, err: ErrAnnotation, msg: "/var/run"},
+		{name: "/run", annotations: map[string]string{AnnotationLogDir: "/run"}, want: Failed, err: ErrAnnotation},
+		{name: "/bin", annotations: map[string]string{AnnotationLogDir: "/bin"}, want: Failed, err: ErrAnnotation},
+		{name: "/sbin", annotations: map[string]string{AnnotationLogDir: "/sbin"}, want: Failed, err: ErrAnnotation},
+		{name: "/lib", annotations: map[string]string{AnnotationLogDir: "/lib"}, want: Failed, err: ErrAnnotation},
+		{name: "/lib64", annotations: map[string]string{AnnotationLogDir: "/lib64"}, want: Failed, err: ErrAnnotation},
+		{name: "/proc", annotations: map[string]string{AnnotationLogDir: "/proc/logs"}, want: Failed, err: ErrAnnotation},
+		{name: "/sys", annotations: map[string]string{AnnotationLogDir: "/sys"}, want: Failed, err: ErrAnnotation},
+		{name: "/dev", annotations: map[string]string{AnnotationLogDir: "/dev/log"}, want: Failed, err: ErrAnnotation},
+		{name: "/boot", annotations: map[string]string{AnnotationLogDir: "/boot"}, want: Failed, err: ErrAnnotation},
+		{name: "/root", annotations: map[string]string{AnnotationLogDir: "/root/logs"}, want: Failed, err: ErrAnnotation},
+		{name: "relative", annotations: map[string]string{AnnotationLogDir: "var/log/app"}, want: Failed, err: ErrAnnotation, msg: "clean absolute path"},
+		{name: "dot dot", annotations: map[string]string{AnnotationLogDir: "/var/log/../../etc"}, want: Failed, err: ErrAnnotation, msg: "clean absolute path"},
+		{name: "above a mount", annotations: map[string]string{AnnotationLogDir: "/srv"}, change: func(p *corev1.Pod) {
+			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/srv/data/"}}
+		}, want: Failed, err: ErrConflict, msg: `contains container "counter"'s mount of volume "data" at /srv/data`},
+		{name: "inside a configMap mount", annotations: map[string]string{AnnotationLogDir: "/config/logs"}, change: func(p *corev1.Pod) {
+			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "config", MountPath: "/config"}}
+			p.Spec.Volumes = []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{}}}}
+		}, want: Failed, err: ErrConflict, msg: "read-only volume"},
+		{name: "inside a read-only mount", annotations: map[string]string{AnnotationLogDir: "/data/logs"}, change: func(p *corev1.Pod) {
+			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data", ReadOnly: true}}
+			p.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+		}, want: Failed, err: ErrConflict, msg: "read-only volume"},
+		{name: "inside a writable mount", annotations: map[string]string{AnnotationLogDir: "/data/logs"}, change: func(p *corev1.Pod) {
+			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
+			p.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+		}, want: Injected},
+		{name: "cluster log dir above a mount", settings: Settings{LogDir: "/srv"}, change: func(p *corev1.Pod) {
+			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/srv/data"}}
+		}, want: Failed, err: ErrConflict, msg: "/srv/data"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pod := base.DeepCopy()
+			pod.Namespace = "team-a"
+			pod.Annotations = tt.annotations
+			if tt.change != nil {
+				tt.change(pod)
+			}
+			orig := pod.DeepCopy()
+			got, outcome, err := Mutate(pod, tt.settings)
+			if outcome != tt.want || !errors.Is(err, tt.err) || (tt.err == nil) != (err == nil) {
+				t.Fatalf("Mutate: %s, %v; want %s, %v", outcome, err, tt.want, tt.err)
+			}
+			if err != nil && !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("error %q does not mention %q", err, tt.msg)
+			}
+			if outcome != Injected && !cmp.Equal(orig, got) {
+				t.Errorf("a refused pod came back changed:\n%s", cmp.Diff(orig, got))
+			}
+		})
+	}
+}
+
 func TestSettingsValidate(t *testing.T) {
 	tests := []struct {
 		name string
@@ -200,6 +303,14 @@ func TestSettingsValidate(t *testing.T) {
 		{"bad mode", Settings{SidecarMode: "Native"}, "SIDECAR_MODE"},
 		{"bad log dir", Settings{LogDir: "var/log"}, "LOG_DIR"},
 		{"bad topic", Settings{KafkaTopic: "logs.{ns}"}, "KAFKA_TOPIC"},
+		{"topic in the namespace", Settings{KafkaTopic: "kafka-logs.{namespace}.{label:app}"}, ""},
+		{"one topic for all", Settings{KafkaTopic: "logs.all"}, `KAFKA_TOPIC: topic outside the pod's namespace: "logs.all"`},
+		{"one shared topic for all", Settings{KafkaTopic: "logs.all", SharedTopicPrefixes: []string{"logs.all"}}, ""},
+		{"any topic", Settings{KafkaTopic: "{label:team}", AllowAnyTopic: true}, ""},
+		{"empty shared prefix", Settings{SharedTopicPrefixes: []string{"shared.", ""}}, "SHARED_TOPIC_PREFIXES"},
+		{"placeholder in a shared prefix", Settings{SharedTopicPrefixes: []string{"{namespace}."}}, "SHARED_TOPIC_PREFIXES"},
+		{"bad character in a shared prefix", Settings{SharedTopicPrefixes: []string{"shared/"}}, "SHARED_TOPIC_PREFIXES"},
+		{"system log dir", Settings{LogDir: "/usr/log"}, "LOG_DIR"},
 		{"bad pull policy", Settings{ImagePullPolicy: "always"}, "IMAGE_PULL_POLICY"},
 		{"bad SASL", Settings{KafkaSecret: "k", KafkaSASLMechanism: "GSSAPI"}, "KAFKA_SASL_MECHANISM"},
 		{"SASL without Secret", Settings{KafkaSASLMechanism: "PLAIN"}, "needs KAFKA_SECRET"},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 )
@@ -63,6 +64,17 @@ type Settings struct {
 	// annotation says otherwise. Default: not set (the sidecar's
 	// logs.{namespace}).
 	KafkaTopic string `env:"KAFKA_TOPIC" help:"Kafka topic template (default: the sidecar's, logs.{namespace})"`
+	// SharedTopicPrefixes are literal beginnings of topic names that any
+	// namespace's pods may produce to: a topic template (the cluster's, or
+	// a pod's loglet.dev/topic) that starts with one is allowed although it
+	// does not keep to the pod's namespace (see topicInNamespace).
+	// Default: none.
+	SharedTopicPrefixes []string `env:"SHARED_TOPIC_PREFIXES" envSeparator:"," help:"comma-separated topic prefixes any namespace may produce to, e.g. shared. (default: none)"`
+	// AllowAnyTopic lets a topic template name any topic, so a pod's
+	// loglet.dev/topic may point its logs at another namespace's topic.
+	// Default false: a template must keep to the pod's namespace or start
+	// with one of SharedTopicPrefixes.
+	AllowAnyTopic bool `env:"ALLOW_ANY_TOPIC" help:"allow topic templates that leave the pod's namespace (default false)"`
 	// KafkaSecret names a Secret, in each pod's namespace, mounted read-only
 	// at KafkaSecretDir in the sidecar: ca.crt when KafkaTLS is set, tls.crt
 	// and tls.key when KafkaClientCert is set, username and password when
@@ -143,8 +155,16 @@ func (s Settings) Validate() error {
 	if err := checkLogDir(s.LogDir); err != nil {
 		return fmt.Errorf("%w: LOG_DIR: %v", ErrSettings, err)
 	}
+	for _, p := range s.SharedTopicPrefixes {
+		if p == "" || strings.ContainsAny(p, "{}") || checkTopic(p) != nil {
+			return fmt.Errorf("%w: SHARED_TOPIC_PREFIXES: %q: want literal topic name beginnings such as shared. (to allow every topic, set ALLOW_ANY_TOPIC=true)", ErrSettings, p)
+		}
+	}
 	if err := checkTopic(s.KafkaTopic); err != nil {
 		return fmt.Errorf("%w: KAFKA_TOPIC: %v", ErrSettings, err)
+	}
+	if err := s.checkTopicPolicy(s.KafkaTopic); err != nil {
+		return fmt.Errorf("%w: KAFKA_TOPIC: %w", ErrSettings, err)
 	}
 	if s.ImagePullPolicy != "" && !slices.Contains([]string{"Always", "IfNotPresent", "Never"}, s.ImagePullPolicy) {
 		return fmt.Errorf("%w: IMAGE_PULL_POLICY %q: want Always, IfNotPresent or Never", ErrSettings, s.ImagePullPolicy)
@@ -171,9 +191,66 @@ func checkMode(m string) error {
 	return nil
 }
 
+// ErrTopicPolicy is wrapped by the error for a topic template that can name
+// a topic outside the pod's namespace when the settings do not allow it.
+var ErrTopicPolicy = errors.New("topic outside the pod's namespace")
+
+// topicInNamespace reports whether every topic tmpl can expand to belongs to
+// the pod's namespace alone: tmpl is WORD.{namespace}, alone or followed by
+// "." or "_" and anything, where WORD is literal text without a dot. The
+// topic's second dot-separated part is then always the namespace (a
+// namespace name has neither "." nor "_"), so two namespaces' topics never
+// meet, whatever labels or pod names the rest expands. The sidecar's
+// default, logs.{namespace}, is one; logs.team-b, logs.{label:team} and
+// {namespace}.logs are not (a namespace named logs would own
+// logs.<anything>).
+func topicInNamespace(tmpl string) bool {
+	word, rest, ok := strings.Cut(tmpl, ".{namespace}")
+	if !ok || word == "" || strings.ContainsAny(word, ".{}") {
+		return false
+	}
+	return rest == "" || rest[0] == '.' || rest[0] == '_'
+}
+
+// checkTopicPolicy returns an error wrapping [ErrTopicPolicy] when tmpl may
+// leave the pod's namespace and s does not allow it. An empty tmpl is the
+// sidecar's default, logs.{namespace}.
+func (s Settings) checkTopicPolicy(tmpl string) error {
+	if tmpl == "" || s.AllowAnyTopic || topicInNamespace(tmpl) {
+		return nil
+	}
+	for _, p := range s.SharedTopicPrefixes {
+		if strings.HasPrefix(tmpl, p) {
+			return nil
+		}
+	}
+	shared := "none is set"
+	if len(s.SharedTopicPrefixes) > 0 {
+		shared = strings.Join(s.SharedTopicPrefixes, ", ")
+	}
+	return fmt.Errorf("%w: %q: a template must be WORD.{namespace}, "+
+		"optionally followed by . and more (e.g. logs.{namespace}.{label:app}), or start with one of the "+
+		"injector's LOGLET_INJECTOR_SHARED_TOPIC_PREFIXES (%s)", ErrTopicPolicy, tmpl, shared)
+}
+
+// systemDirs are where an image keeps what it needs to run, and the
+// kernel's and the runtime's file systems. A log volume at, under or above
+// one of them hides it from the app.
+var systemDirs = []string{"/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/root", "/run", "/sbin", "/sys", "/usr", "/var/run"}
+
 func checkLogDir(dir string) error {
 	if !path.IsAbs(dir) || path.Clean(dir) != dir || dir == "/" {
 		return fmt.Errorf("%q: want a clean absolute path other than /", dir)
 	}
+	for _, sys := range systemDirs {
+		if within(dir, sys) || within(sys, dir) {
+			return fmt.Errorf("%q: an emptyDir there would hide the app image's %s; want a directory of the app's own, such as %s", dir, sys, DefaultLogDir)
+		}
+	}
 	return nil
+}
+
+// within reports whether the clean absolute path p is dir or below it.
+func within(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, dir+"/")
 }

@@ -24,9 +24,11 @@ const MaxBodyBytes = 3 << 20
 
 // Handler serves admission.k8s.io/v1 AdmissionReview requests for pods: it
 // runs [Mutate] and answers with the JSON Patch from the pod as sent to the
-// pod as mutated. It admits every well-formed review, also when the pod
-// cannot be injected (with a warning in the response and a log line); only a
-// request that is not a well-formed review gets an HTTP error.
+// pod as mutated. It admits a pod that cannot be injected unchanged, with a
+// warning in the response and a log line. It denies (allowed: false, code
+// 403, the reason in the message) only a pod that asks for what breaks
+// isolation: a topic outside its namespace ([Denied]). A request that is not
+// a well-formed review gets an HTTP error.
 //
 // A Handler is safe for concurrent use; do not change its fields after the
 // first request.
@@ -55,7 +57,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		reviews: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "loglet_injector_reviews_total",
-			Help: "Admission reviews by outcome: injected, already_injected, opted_out, failed (admitted unchanged), ignored (not a pod creation), bad_request.",
+			Help: "Admission reviews by outcome: injected, already_injected, opted_out, failed (admitted unchanged), denied (refused: a topic outside the pod's namespace), ignored (not a pod creation), bad_request.",
 		}, []string{"outcome"}),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "loglet_injector_review_duration_seconds",
@@ -68,7 +70,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
 	}
-	for _, o := range []string{string(Injected), string(AlreadyInjected), string(OptedOut), string(Failed), outcomeIgnored, outcomeBadRequest} {
+	for _, o := range []string{string(Injected), string(AlreadyInjected), string(OptedOut), string(Failed), string(Denied), outcomeIgnored, outcomeBadRequest} {
 		m.reviews.WithLabelValues(o)
 	}
 	return m, nil
@@ -154,7 +156,8 @@ func decodeReview(body []byte) (*admissionv1.AdmissionReview, error) {
 	return &review, nil
 }
 
-// review answers a well-formed request. It always admits.
+// review answers a well-formed request. It admits every pod but a Denied
+// one.
 func (h *Handler) review(req *admissionv1.AdmissionRequest) (*admissionv1.AdmissionResponse, string) {
 	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: true}
 	if req.Resource != podResource || req.SubResource != "" || req.Operation != admissionv1.Create {
@@ -172,6 +175,13 @@ func (h *Handler) review(req *admissionv1.AdmissionRequest) (*admissionv1.Admiss
 	}
 	log = log.With("pod", podName(&pod))
 	mutated, outcome, err := Mutate(&pod, h.Settings)
+	if outcome == Denied {
+		msg := fmt.Sprintf("loglet-injector denies the pod in namespace %s: %v", req.Namespace, err)
+		resp.Allowed = false
+		resp.Result = &metav1.Status{Status: metav1.StatusFailure, Code: http.StatusForbidden, Reason: metav1.StatusReasonForbidden, Message: msg}
+		log.Warn("pod denied", "event", "LogletInjectionDenied", "err", err)
+		return resp, string(outcome)
+	}
 	if err != nil {
 		warn(err)
 		return resp, string(outcome)

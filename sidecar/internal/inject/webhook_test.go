@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/yaml"
 )
 
 type webhookFixture struct {
@@ -72,7 +74,19 @@ func reviewFor(t testing.TB, raw []byte, mod func(*admissionv1.AdmissionRequest)
 	return b
 }
 
+// post sends a review, checks that the pod is admitted and returns the
+// response.
 func (f *webhookFixture) post(t *testing.T, body []byte) *admissionv1.AdmissionResponse {
+	t.Helper()
+	resp := f.send(t, body)
+	if !resp.Allowed {
+		t.Errorf("pod not allowed: %+v", resp)
+	}
+	return resp
+}
+
+// send sends a review and returns the response, allowed or not.
+func (f *webhookFixture) send(t *testing.T, body []byte) *admissionv1.AdmissionResponse {
 	t.Helper()
 	resp, err := http.Post(f.srv.URL, "application/json", bytes.NewReader(body))
 	if err != nil {
@@ -95,9 +109,6 @@ func (f *webhookFixture) post(t *testing.T, body []byte) *admissionv1.AdmissionR
 	}
 	if review.Response.UID != "0b5b6a2e-2f57-4d2e-9a43-3b8c1f1f0a01" {
 		t.Errorf("response uid %q does not echo the request's", review.Response.UID)
-	}
-	if !review.Response.Allowed {
-		t.Errorf("pod not allowed: %s", data)
 	}
 	return review.Response
 }
@@ -180,6 +191,8 @@ func TestHandlerAdmitsUnchanged(t *testing.T) {
 		{"pod subresource", reviewFor(t, minimal, func(r *admissionv1.AdmissionRequest) { r.SubResource = "binding" }), outcomeIgnored, ""},
 		{"opted out", reviewFor(t, bytes.Replace(minimal, []byte(`"labels":`), []byte(`"annotations":{"loglet.dev/inject":"false"},"labels":`), 1), nil), string(OptedOut), ""},
 		{"bad annotation", reviewFor(t, bytes.Replace(minimal, []byte(`"labels":`), []byte(`"annotations":{"loglet.dev/log-dir":"logs"},"labels":`), 1), nil), string(Failed), "loglet.dev/log-dir"},
+		{"log dir over /etc", reviewFor(t, bytes.Replace(minimal, []byte(`"labels":`), []byte(`"annotations":{"loglet.dev/log-dir":"/etc"},"labels":`), 1), nil), string(Failed), "would hide the app image's /etc"},
+		{"log dir over /usr/lib", reviewFor(t, bytes.Replace(minimal, []byte(`"labels":`), []byte(`"annotations":{"loglet.dev/log-dir":"/usr/lib/app"},"labels":`), 1), nil), string(Failed), "would hide the app image's /usr"},
 		{"undecodable pod", reviewFor(t, []byte(`{"spec":{"containers":"web"}}`), nil), string(Failed), "decode pod"},
 		{"empty pod object", reviewFor(t, nil, nil), string(Failed), "decode pod"},
 	}
@@ -256,6 +269,86 @@ func TestHandlerBadRequests(t *testing.T) {
 			}
 			if n := f.count(outcomeBadRequest); n != 1 {
 				t.Errorf("bad_request count %v, want 1", n)
+			}
+		})
+	}
+}
+
+// TestHandlerDeniesTopicOutsideNamespace: a pod in team-a that asks for
+// team-b's topic is refused: allowed false, 403 and a message that names
+// the namespace, the annotation, the rule and the setting that would allow
+// it; no patch; counted as denied; one log line.
+func TestHandlerDeniesTopicOutsideNamespace(t *testing.T) {
+	f := newWebhook(t, Settings{})
+	raw := podJSON(t, "refuse-topic.in.yaml")
+	resp := f.send(t, reviewFor(t, raw, func(r *admissionv1.AdmissionRequest) { r.Namespace = "team-a" }))
+	if resp.Allowed {
+		t.Fatalf("pod allowed: %+v", resp)
+	}
+	if resp.Patch != nil || resp.PatchType != nil {
+		t.Errorf("a denied pod got a patch: %s", resp.Patch)
+	}
+	if resp.Result == nil || resp.Result.Code != http.StatusForbidden || resp.Result.Reason != metav1.StatusReasonForbidden {
+		t.Fatalf("result %+v, want 403 Forbidden", resp.Result)
+	}
+	for _, part := range []string{"namespace team-a", `loglet.dev/topic: topic outside the pod's namespace: "logs.team-b"`, "WORD.{namespace}", "LOGLET_INJECTOR_SHARED_TOPIC_PREFIXES"} {
+		if !strings.Contains(resp.Result.Message, part) {
+			t.Errorf("message %q does not mention %q", resp.Result.Message, part)
+		}
+	}
+	if n := f.count(string(Denied)); n != 1 {
+		t.Errorf("denied count %v, want 1", n)
+	}
+	var line map[string]any
+	if err := json.Unmarshal(f.logs.Bytes(), &line); err != nil {
+		t.Fatalf("want one JSON log line, got %q: %v", f.logs, err)
+	}
+	if line["level"] != "WARN" || line["event"] != "LogletInjectionDenied" || line["namespace"] != "team-a" {
+		t.Errorf("log line %v", line)
+	}
+
+	// With the cluster's permission the same pod is injected.
+	f = newWebhook(t, Settings{AllowAnyTopic: true})
+	if resp := f.post(t, reviewFor(t, raw, nil)); len(resp.Patch) == 0 {
+		t.Errorf("no patch with AllowAnyTopic: %+v", resp)
+	}
+}
+
+// TestHandlerRefusalsGolden: the admission responses for refused pods, as
+// the API server receives them, are the golden files: a denial for a topic
+// outside the namespace, and an admission unchanged with a warning for a
+// log directory that would hide the app's files.
+func TestHandlerRefusalsGolden(t *testing.T) {
+	for _, name := range []string{"refuse-topic", "refuse-log-dir-etc", "refuse-log-dir-over-mount"} {
+		t.Run(name, func(t *testing.T) {
+			f := newWebhook(t, Settings{})
+			pod := readPod(t, filepath.Join("testdata", "golden", name+".in.yaml"))
+			raw, err := json.Marshal(pod)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := f.send(t, reviewFor(t, raw, func(r *admissionv1.AdmissionRequest) { r.Namespace = pod.Namespace }))
+			goldenPath := filepath.Join("testdata", "golden", name+".out.yaml")
+			if *update {
+				out, err := yaml.Marshal(got)
+				if err != nil {
+					t.Fatal(err)
+				}
+				header := "# Generated by `go test ./sidecar/internal/inject -run TestHandlerRefusalsGolden -update`\n# from " + name + ".in.yaml: the AdmissionResponse; review every change.\n"
+				if err := os.WriteFile(goldenPath, append([]byte(header), out...), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			data, err := os.ReadFile(goldenPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want admissionv1.AdmissionResponse
+			if err := yaml.UnmarshalStrict(data, &want); err != nil {
+				t.Fatalf("%s: %v", goldenPath, err)
+			}
+			if diff := cmp.Diff(&want, got); diff != "" {
+				t.Errorf("response differs from %s (-want +got; rerun with -update if the change is intended):\n%s", goldenPath, diff)
 			}
 		})
 	}

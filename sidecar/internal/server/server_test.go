@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 )
@@ -27,21 +28,33 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
+// TestEndpoints: a failing report (Kafka) shows on /status and
+// /status/kafka and never on /readyz; a failing readiness check
+// (checkpoints) fails /readyz.
 func TestEndpoints(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "loglet_test_total", Help: "test"})
 	reg.MustRegister(c)
 	c.Add(3)
-	var broken atomic.Bool
-	s := &Server{Gatherer: reg, Checks: map[string]Checker{
-		"checkpoints": CheckerFunc(func() error { return nil }),
-		"kafka": CheckerFunc(func() error {
-			if broken.Load() {
-				return errors.New("TOPIC_AUTHORIZATION_FAILED on logs.shop")
-			}
-			return nil
-		}),
-	}}
+	var kafkaDown, diskBroken atomic.Bool
+	s := &Server{Gatherer: reg,
+		Checks: map[string]Checker{
+			"checkpoints": CheckerFunc(func() error {
+				if diskBroken.Load() {
+					return errors.New("save checkpoints: no space left on device")
+				}
+				return nil
+			}),
+		},
+		Reports: map[string]Checker{
+			"kafka": CheckerFunc(func() error {
+				if kafkaDown.Load() {
+					return errors.New("topic logs.shop: authorization: TOPIC_AUTHORIZATION_FAILED")
+				}
+				return nil
+			}),
+		},
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -51,18 +64,67 @@ func TestEndpoints(t *testing.T) {
 	go func() { done <- s.Serve(ctx, ln) }()
 	base := "http://" + ln.Addr().String()
 
-	if code, body := get(t, base+"/healthz"); code != 200 || body != "ok\n" {
-		t.Errorf("/healthz = %d %q", code, body)
+	type answer struct {
+		Status int
+		Body   string
 	}
-	if code, body := get(t, base+"/readyz"); code != 200 || !strings.Contains(body, "kafka: ok") {
-		t.Errorf("/readyz = %d %q", code, body)
+	check := func(state string, want map[string]answer) {
+		t.Helper()
+		got := map[string]answer{}
+		for path := range want {
+			code, body := get(t, base+path)
+			got[path] = answer{code, body}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", state, diff)
+		}
 	}
-	broken.Store(true)
-	if code, body := get(t, base+"/readyz"); code != 503 || !strings.Contains(body, "TOPIC_AUTHORIZATION_FAILED") {
-		t.Errorf("/readyz while broken = %d %q", code, body)
-	}
+	check("all well", map[string]answer{
+		"/healthz":             {200, "ok\n"},
+		"/readyz":              {200, "checkpoints: ok\n"},
+		"/status":              {200, "checkpoints: ok\nkafka: ok\n"},
+		"/status/kafka":        {200, "ok\n"},
+		"/status/checkpoints":  {200, "ok\n"},
+		"/status/elasticsearh": {404, "no check \"elasticsearh\"; the checks are checkpoints, kafka\n"},
+	})
+	kafkaDown.Store(true)
+	check("Kafka refuses", map[string]answer{
+		"/healthz":            {200, "ok\n"},
+		"/readyz":             {200, "checkpoints: ok\n"},
+		"/status":             {503, "checkpoints: ok\nkafka: topic logs.shop: authorization: TOPIC_AUTHORIZATION_FAILED\n"},
+		"/status/kafka":       {503, "topic logs.shop: authorization: TOPIC_AUTHORIZATION_FAILED\n"},
+		"/status/checkpoints": {200, "ok\n"},
+	})
+	diskBroken.Store(true)
+	check("Kafka refuses, checkpoints fail", map[string]answer{
+		"/healthz":            {200, "ok\n"},
+		"/readyz":             {503, "checkpoints: save checkpoints: no space left on device\n"},
+		"/status/checkpoints": {503, "save checkpoints: no space left on device\n"},
+	})
 	if code, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, "loglet_test_total 3") {
 		t.Errorf("/metrics = %d %q", code, body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestZeroServer: no checks, no metrics.
+func TestZeroServer(t *testing.T) {
+	var s Server
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Serve(ctx, ln) }()
+	base := "http://" + ln.Addr().String()
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/status": 200, "/status/kafka": 404, "/metrics": 404} {
+		if code, body := get(t, base+path); code != want {
+			t.Errorf("%s = %d %q, want %d", path, code, body, want)
+		}
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -631,8 +631,8 @@ func (s *Sink) failed(kind errKind, err error, topic string) {
 
 // Ready reports whether the output can deliver: nil when the last request
 // to Kafka succeeded, or failed only briefly; otherwise an error saying
-// why, naming the topic for a non-retriable error. It is what /readyz
-// reports.
+// why, naming the topic for a non-retriable error. It is what
+// /status/kafka reports; it never makes the sidecar unready.
 func (s *Sink) Ready() error {
 	s.hmu.Lock()
 	defer s.hmu.Unlock()
