@@ -28,6 +28,14 @@
 // an int); a value that cannot be converted is moved to "type_errors" as a
 // string, so a search index never sees one field with two types.
 //
+// A number outside float64's range (1e400, -2e999, an integer of over 308
+// digits) is valid JSON, but encoding/json and most other decoders refuse
+// the whole record over it. Such a field, or an object or array holding one,
+// goes to "type_errors" as a string (its text, "1e400") and counts as a type
+// error, JSON or logfmt alike; a field pinned to string takes it as a string
+// in "fields". Numbers that are merely long (12345678901234567890) or round
+// to zero (1e-400) stay numbers.
+//
 // Invalid input (broken JSON, invalid UTF-8, NUL bytes and other control
 // characters) never fails: the record is sent as a plain message with
 // "parse_error" naming the problem. The output is always one valid JSON object.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -25,6 +26,11 @@ func FuzzParseLine(f *testing.F) {
 	}
 	f.Add([]byte("panic: x\n\ngoroutine 1"), uint8(3), false)
 	f.Add([]byte(`{"time":"2020-03-02T18:22:24+09:00","count":"5"}`), uint8(1), true)
+	// Numbers beyond float64's range, which encoding/json refuses.
+	f.Add([]byte(`{"msg":"m","n":1e400,"f":-1.8e308,"o":{"a":[2E+999]}}`), uint8(1), false)
+	f.Add([]byte(`{"count":1e400,"f":1e309,"ok":1e400,"s":1e400,"time":1e400}`), uint8(1), false)
+	f.Add([]byte(`msg=m n=1e400 count=1e400 f=-9e99999`), uint8(1), false)
+	f.Add([]byte(`{"\u006e":1e400,"d":1`+strings.Repeat("0", 400)+`}`), uint8(1), false)
 	types := map[string]Type{"count": TypeInt, "f": TypeFloat, "ok": TypeBool, "s": TypeString}
 	tokyo := time.FixedZone("JST", 9*3600)
 	f.Fuzz(func(t *testing.T, text []byte, lines uint8, truncated bool) {

@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -36,9 +38,13 @@ var errTooDeep = errors.New("nesting too deep")
 
 // scanner validates JSON and finds value boundaries without decoding.
 // The zero value is ready; it keeps no state between calls apart from the
-// error, which is reused to avoid allocating on the common failure paths.
+// error, which is reused to avoid allocating on the common failure paths,
+// and big.
 type scanner struct {
 	err syntaxError
+	// big is set when a number scanned is outside float64's range (such
+	// as 1e400), which common JSON decoders refuse; the caller resets it.
+	big bool
 }
 
 func (s *scanner) fail(msg string, off int) error {
@@ -169,6 +175,7 @@ func (s *scanner) number(b []byte, i int) (end int, integer bool, err error) {
 			i++
 		}
 	}
+	expDigits := 0
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
 		integer = false
 		i++
@@ -178,11 +185,25 @@ func (s *scanner) number(b []byte, i int) (end int, integer bool, err error) {
 		if i >= len(b) || !isDigit(b[i]) {
 			return start, false, s.fail("invalid number", start)
 		}
+		exp := i
 		for i < len(b) && isDigit(b[i]) {
 			i++
 		}
+		expDigits = i - exp
+	}
+	if (expDigits > 2 || i-start > 200) && outOfRange(b[start:i]) {
+		s.big = true
 	}
 	return i, integer, nil
+}
+
+// outOfRange reports whether the JSON number b is beyond float64's range.
+// Only a number with an exponent of three digits or more, or with over 200
+// characters (1e99 needs 210 more digits to overflow), can be: number calls
+// it for those alone, so the common numbers cost no conversion.
+func outOfRange(b []byte) bool {
+	f, err := strconv.ParseFloat(string(b), 64)
+	return err != nil && math.IsInf(f, 0)
 }
 
 func (s *scanner) object(b []byte, i, depth int) (int, error) {

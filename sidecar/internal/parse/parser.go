@@ -201,6 +201,7 @@ func (p *Parser) reset() {
 	p.fields = p.fields[:0]
 	p.typeErrs = p.typeErrs[:0]
 	p.nTypeErr = 0
+	p.sc.big = false
 	p.strbuf = p.strbuf[:0]
 	p.pairs = p.pairs[:0]
 }
@@ -275,13 +276,24 @@ func (p *Parser) field(key []byte, keyJSON bool, v value) {
 			return
 		}
 		p.fields = p.fields[:n]
-		p.typeErrs = appendKey(p.typeErrs, key, keyJSON)
-		p.typeErrs = appendAsString(p.typeErrs, v)
-		p.nTypeErr++
+		p.typeError(key, keyJSON, v)
+		return
+	}
+	if v.big {
+		p.typeError(key, keyJSON, v)
 		return
 	}
 	p.fields = appendKey(p.fields, key, keyJSON)
 	p.fields = appendValue(p.fields, v)
+}
+
+// typeError puts a field in type_errors, as a string, and counts it: one
+// whose value cannot take its pinned type, or that holds a number outside
+// float64's range.
+func (p *Parser) typeError(key []byte, keyJSON bool, v value) {
+	p.typeErrs = appendKey(p.typeErrs, key, keyJSON)
+	p.typeErrs = appendAsString(p.typeErrs, v)
+	p.nTypeErr++
 }
 
 func appendKey(dst, key []byte, keyJSON bool) []byte {
@@ -342,11 +354,17 @@ func (p *Parser) parseJSON(b []byte) error {
 			v := value{kind: kind, text: b[vstart:vend], isJSON: true}
 			if kind == kindString {
 				v.escaped = bytes.IndexByte(v.text, '\\') >= 0
+			} else if s.big {
+				v.big, s.big = true, false
 			}
 			if kesc {
 				// A key with escapes never matches a well-known name; copy it as it is.
-				p.fields = appendKey(p.fields, key, true)
-				p.fields = appendValue(p.fields, v)
+				if v.big {
+					p.typeError(key, true, v)
+				} else {
+					p.fields = appendKey(p.fields, key, true)
+					p.fields = appendValue(p.fields, v)
+				}
 			} else {
 				p.field(key, true, v)
 			}
@@ -437,8 +455,10 @@ func inferValue(t []byte) value {
 	case "false":
 		return value{kind: kindFalse, text: t, isJSON: true}
 	}
-	if len(t) > 0 && (t[0] == '-' || isDigit(t[0])) && isNumberText(t) {
-		return value{kind: kindNumber, text: t, isJSON: true}
+	if len(t) > 0 && (t[0] == '-' || isDigit(t[0])) {
+		if ok, big := isNumberText(t); ok {
+			return value{kind: kindNumber, text: t, isJSON: !big, big: big}
+		}
 	}
 	return value{kind: kindString, text: t}
 }

@@ -122,6 +122,60 @@ func TestTypedValues(t *testing.T) {
 	}
 }
 
+// TestOutOfRangeNumbers: a number beyond float64's range (valid JSON, but
+// encoding/json and most decoders refuse the whole record over it) is
+// shipped as a string in type_errors, and counted as a type error; numbers
+// merely long, tiny or at the edge of the range stay numbers in fields.
+func TestOutOfRangeNumbers(t *testing.T) {
+	long := "1" + strings.Repeat("0", 250) + "e99" // 1e349, with a two-digit exponent
+	tests := []struct {
+		name       string
+		types      map[string]Type
+		line       string
+		fields     map[string]any
+		typeErrors map[string]any
+	}{
+		{"json", nil, `{"msg":"m","n":1e400,"ok":1}`, map[string]any{"ok": 1.0}, map[string]any{"n": "1e400"}},
+		{"json negative", nil, `{"msg":"m","n":-1.8E+308}`, nil, map[string]any{"n": "-1.8E+308"}},
+		{"json long mantissa", nil, `{"msg":"m","n":` + long + `}`, nil, map[string]any{"n": long}},
+		{"json 400 digits", nil, `{"msg":"m","n":` + strings.Repeat("9", 400) + `}`, nil, map[string]any{"n": strings.Repeat("9", 400)}},
+		{"json nested", nil, `{"msg":"m","o":{"a":[1,2e999]},"p":{"a":1}}`, map[string]any{"p": map[string]any{"a": 1.0}},
+			map[string]any{"o": `{"a":[1,2e999]}`}},
+		{"json escaped key", nil, `{"msg":"m","\u006e":1e400}`, nil, map[string]any{"n": "1e400"}},
+		{"json time key", nil, `{"msg":"m","time":1e400}`, nil, map[string]any{"time": "1e400"}},
+		{"json pinned float", map[string]Type{"n": TypeFloat}, `{"msg":"m","n":1e400}`, nil, map[string]any{"n": "1e400"}},
+		{"json pinned int", map[string]Type{"n": TypeInt}, `{"msg":"m","n":1` + strings.Repeat("0", 400) + `}`, nil,
+			map[string]any{"n": "1" + strings.Repeat("0", 400)}},
+		{"json pinned string", map[string]Type{"n": TypeString}, `{"msg":"m","n":1e400}`, map[string]any{"n": "1e400"}, nil},
+		{"json in range", nil, `{"msg":"m","a":1e-400,"b":1.7976931348623157e308,"c":4e-324,"d":1e0000000000001}`,
+			map[string]any{"a": 0.0, "b": 1.7976931348623157e308, "c": 5e-324, "d": 10.0}, nil},
+		{"logfmt", nil, `msg=m n=1e400 ok=1`, map[string]any{"ok": 1.0}, map[string]any{"n": "1e400"}},
+		{"logfmt quoted stays a string", nil, `msg=m n="1e400"`, map[string]any{"n": "1e400"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := Input{Text: []byte(tt.line), Lines: 1, File: "app.log", ReadTime: readTime}
+			out, res := NewParser(Options{FieldTypes: tt.types}).Append(nil, &in, testPod)
+			var rec struct {
+				Fields     map[string]any `json:"fields"`
+				TypeErrors map[string]any `json:"type_errors"`
+			}
+			if err := json.Unmarshal(out, &rec); err != nil {
+				t.Fatalf("encoding/json refuses the record: %v\n%s", err, out)
+			}
+			if diff := cmp.Diff(tt.fields, rec.Fields); diff != "" {
+				t.Errorf("fields (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.typeErrors, rec.TypeErrors); diff != "" {
+				t.Errorf("type_errors (-want +got):\n%s", diff)
+			}
+			if res.TypeErrors != len(tt.typeErrors) || res.ParseError {
+				t.Errorf("result %+v, want %d type errors", res, len(tt.typeErrors))
+			}
+		})
+	}
+}
+
 func TestTimeZones(t *testing.T) {
 	tokyo, err := time.LoadLocation("Asia/Tokyo")
 	if err != nil {

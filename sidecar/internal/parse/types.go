@@ -76,6 +76,10 @@ type value struct {
 	text    []byte
 	isJSON  bool
 	escaped bool // a JSON string with escape sequences
+	// big marks a number outside float64's range, or an object or array
+	// holding one: valid JSON that common decoders refuse, so it is
+	// shipped as a string, in type_errors.
+	big bool
 }
 
 // content returns a string value's characters without quotes, when that can
@@ -115,6 +119,12 @@ func appendAsString(dst []byte, v value) []byte {
 func convert(dst []byte, t Type, v value) ([]byte, bool) {
 	if v.kind == kindNull {
 		return append(dst, "null"...), true
+	}
+	if v.big {
+		if t == TypeString {
+			return appendAsString(dst, v), true
+		}
+		return dst, false
 	}
 	switch t {
 	case TypeString:
@@ -195,9 +205,10 @@ func isIntegerText(b []byte) bool {
 	return true
 }
 
-// isNumberText reports whether b is a JSON number.
-func isNumberText(b []byte) bool {
+// isNumberText reports whether b is a JSON number, and whether that number
+// is outside float64's range.
+func isNumberText(b []byte) (ok, big bool) {
 	var s scanner
 	end, _, err := s.number(b, 0)
-	return err == nil && end == len(b)
+	return err == nil && end == len(b), s.big
 }

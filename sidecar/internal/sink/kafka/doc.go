@@ -19,13 +19,15 @@
 //
 // The output sends one produce request at a time and retries a failed one,
 // with capped exponential backoff, for as long as it takes, so records stay
-// in file order and nothing is dropped. Errors that retrying alone cannot fix
-// (authentication, authorization, certificates, a missing topic, a record the
-// broker finds too large) are retried all the same, so that nothing is lost
-// once the operator fixes them, but they are logged as errors with the topic
-// and a hint, counted, and make Ready fail. A record over
-// LOGLET_KAFKA_MAX_MESSAGE_BYTES is shortened and marked "truncated":true;
-// a request the broker finds too large is split.
+// in file order and nothing is dropped. Errors that retrying alone cannot
+// fix (authentication, authorization, certificates, a missing topic, a
+// record the broker finds too large even shortened) are retried all the
+// same, so that nothing is lost once the operator fixes them, but they are
+// logged as errors with the topic and a hint, counted, and make Ready fail.
+// A record over LOGLET_KAFKA_MAX_MESSAGE_BYTES is shortened and marked
+// "truncated":true. A request the broker finds too large is split, a lone
+// record it finds too large is shortened further, and the request size limit
+// then grows back (see [Sink]).
 //
 // Delivery is at least once: a request that reached the broker but whose
 // answer was lost is sent again, and records sent but not yet covered by a

@@ -12,11 +12,14 @@ type metrics struct {
 	ackedBytes prometheus.Counter
 	truncated  prometheus.Counter
 	requests   prometheus.Counter
-	errors     *prometheus.CounterVec
-	latency    prometheus.Histogram
-	queued     prometheus.Gauge
-	lastAck    prometheus.Gauge
-	ready      prometheus.Gauge
+	// requestLimit is the request size limit: LOGLET_KAFKA_BATCH_BYTES,
+	// or less after the brokers refused a request as too large.
+	requestLimit prometheus.Gauge
+	errors       *prometheus.CounterVec
+	latency      prometheus.Histogram
+	queued       prometheus.Gauge
+	lastAck      prometheus.Gauge
+	ready        prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -35,11 +38,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		truncated: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "loglet_kafka_records_truncated_total",
-			Help: "Records shortened to fit LOGLET_KAFKA_MAX_MESSAGE_BYTES.",
+			Help: "Records shortened to fit LOGLET_KAFKA_MAX_MESSAGE_BYTES, or the brokers' limit when they refused them as too large.",
 		}),
 		requests: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "loglet_kafka_produce_requests_total",
 			Help: "Produce requests sent, counting each retry again.",
+		}),
+		requestLimit: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "loglet_kafka_request_limit_bytes",
+			Help: "The produce request size limit: LOGLET_KAFKA_BATCH_BYTES, or less for a while after the brokers refused a request as too large.",
 		}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "loglet_kafka_send_errors_total",
@@ -66,7 +73,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, k := range kinds {
 		m.errors.WithLabelValues(k.name) // export zeros, so rate() works from the start
 	}
-	for _, c := range []prometheus.Collector{m.sent, m.acked, m.ackedBytes, m.truncated, m.requests, m.errors, m.latency, m.queued, m.lastAck, m.ready} {
+	for _, c := range []prometheus.Collector{m.sent, m.acked, m.ackedBytes, m.truncated, m.requests, m.requestLimit, m.errors, m.latency, m.queued, m.lastAck, m.ready} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -33,6 +34,13 @@ func TestShorten(t *testing.T) {
 		{"kept members stay", `{"@timestamp":"2020","level":"info","msg":"x","kubernetes":{"annotations":{"a":"` + long + `"}},"log":{"offset":5}}`, 90,
 			`{"@timestamp":"2020","level":"info","msg":"x","log":{"offset":5},"truncated":true}`},
 		{"not an object", `not json ` + long, 40, `{"truncated":true,"msg":"not json ` + strings.Repeat("a", 4) + `"}`},
+		{"not an object, control characters escaped", "x\x01" + long, 40, `{"truncated":true,"msg":"x\u0001` + strings.Repeat("a", 6) + `"}`},
+		{"surrogate pair not split", `{"msg":"` + strings.Repeat(`\ud83d\ude00`, 10) + `"}`, 60,
+			`{"msg":"` + strings.Repeat(`\ud83d\ude00`, 2) + `","truncated":true}`},
+		{"unicode escape not split", `{"msg":"` + strings.Repeat(`\u00e9`, 10) + `"}`, 40,
+			`{"msg":"` + strings.Repeat(`\u00e9`, 2) + `","truncated":true}`},
+		{"escaped key and spaces", `{ "m\u0073g" : "` + long + `" , "n" : 1 }`, 50,
+			`{"m\u0073g":"` + strings.Repeat("a", 12) + `","n":1,"truncated":true}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,5 +111,69 @@ func TestShortenProperties(t *testing.T) {
 		if want, got := fmt.Sprint(rec["log"]), fmt.Sprint(got["log"]); want != got {
 			t.Fatalf("case %d: log changed: %s, want %s", i, got, want)
 		}
+	}
+}
+
+// hugeRecord returns a record like the parser's with a msg of n bytes, and
+// with a big nested field too when nested.
+func hugeRecord(n int, nested bool) []byte {
+	fields := `"n":1`
+	if nested {
+		fields = `"n":1,"body":"` + strings.Repeat("b", n/2) + `"`
+		n /= 2
+	}
+	return []byte(`{"@timestamp":"2020-03-02T09:22:24Z","level":"error","msg":"` + strings.Repeat("stack trace é\\n\\t", n/16) +
+		`","fields":{` + fields + `},"kubernetes":{"pod_name":"p"},"log":{"file":"f","offset":0,"format":"json"}}`)
+}
+
+// BenchmarkShortenHuge shortens a 16 MiB record to 1 MiB and reports the
+// bytes allocated per shortening (B/op): the memory a huge record costs.
+func BenchmarkShortenHuge(b *testing.B) {
+	for _, tc := range []struct {
+		name   string
+		nested bool
+	}{{"msg", false}, {"nested", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			v := hugeRecord(16<<20, tc.nested)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(v)))
+			for b.Loop() {
+				shorten(v, 1<<20)
+			}
+		})
+	}
+}
+
+// TestShortenMemoryBounded: shortening a 16 MiB record to 1 MiB allocates a
+// small multiple of the limit, not of the record (it allocated about 12
+// times the record, 230 MB, when it decoded the record).
+func TestShortenMemoryBounded(t *testing.T) {
+	const size, limit = 16 << 20, 1 << 20
+	for name, v := range map[string][]byte{
+		"msg":        hugeRecord(size, false),
+		"nested":     hugeRecord(size, true),
+		"not json":   []byte(strings.Repeat("plain é\t", size/10)),
+		"many small": []byte(`{"msg":"m","fields":{` + strings.Repeat(`"k":"vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv",`, size/40) + `"z":1}}`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			out := shorten(v, limit)
+			runtime.ReadMemStats(&after)
+			if len(out) > limit || !json.Valid(out) {
+				t.Fatalf("result of %d bytes, valid %v", len(out), json.Valid(out))
+			}
+			// "many small" holds 400,000 members: their slice of member
+			// headers costs 73 bytes per member, in proportion to the record.
+			bound := uint64(4 * limit)
+			if name == "many small" {
+				bound = uint64(len(v)) * 3
+			}
+			got := after.TotalAlloc - before.TotalAlloc
+			t.Logf("shortening %d bytes to %d allocated %d bytes", len(v), limit, got)
+			if got > bound {
+				t.Errorf("allocated more than %d bytes", bound)
+			}
+		})
 	}
 }

@@ -30,6 +30,14 @@ const (
 	staleAfter     = 15 * time.Second       // Ready fails after failing this long
 	metadataTTL    = 5 * time.Second        // how stale partition leaders may be
 	idleConnTime   = 4 * time.Minute        // below the brokers' connections.max.idle.ms
+	// refusedFor is for how many requests the brokers take a request size
+	// they refused as too large caps the request size; then requests may
+	// grow to LOGLET_KAFKA_BATCH_BYTES again, in case the limit was raised
+	// or the refusal was not about the size alone.
+	refusedFor = 64
+	// logEvery is the least time between two log lines about the same kind
+	// of failure.
+	logEvery = 30 * time.Second
 	// maxQueuedBytes is where Send starts to block. It is a safety net: the
 	// pipeline bounds what it hands over by LOGLET_MAX_BUFFER_BYTES.
 	maxQueuedBytes = 64 << 20
@@ -49,8 +57,17 @@ var ErrStopped = errors.New("kafka output stopped")
 // once the broker acknowledged all its records. Nothing is dropped: a
 // record over LOGLET_KAFKA_MAX_MESSAGE_BYTES is shortened and marked
 // truncated, and one the broker refuses for good (authorization, missing
-// topic, size) is retried until the operator fixes the cause, with Ready
-// failing meanwhile.
+// topic) is retried until the operator fixes the cause, with Ready failing
+// meanwhile.
+//
+// Request sizes adapt to the brokers' message.max.bytes: a request the
+// broker refuses as too large is split in half, and a lone record it refuses
+// is shortened to half its size, until the broker takes it. The request size
+// limit then grows back, doubling with each request the broker takes, up to
+// LOGLET_KAFKA_BATCH_BYTES, but for the next refusedFor requests no higher
+// than three quarters of the smallest request refused, so that requests do
+// not alternate between refused and taken when the brokers' limit is below
+// LOGLET_KAFKA_BATCH_BYTES.
 //
 // All records go to the topic and key expanded from the templates for the
 // current pod identity; the partition is the murmur2 hash of the key, as in
@@ -82,7 +99,11 @@ type Sink struct {
 	badPod      *podinfo.Pod // last pod whose templates did not expand
 	transport   *kafka.Transport
 	client      *kafka.Client
-	maxRequest  int // request size limit learned from MESSAGE_TOO_LARGE
+	maxRequest  int       // request size limit, lowered by MESSAGE_TOO_LARGE, raised by successes
+	refused     int       // the smallest request size refused as too large, or 0
+	refusedLeft int       // requests taken before refused is forgotten
+	splitLogAt  time.Time // the last log line about a request split for size
+	cutLogAt    time.Time // the last log line about a record shortened for size
 	logKind     errKind
 	logAt       time.Time
 	failures    int
@@ -175,6 +196,7 @@ func New(cfg Config, pods func() *podinfo.Pod, logger *slog.Logger, reg promethe
 	}
 	s.maxQueued = max(4*s.batchBytes, maxQueuedBytes)
 	s.maxRequest = s.batchBytes
+	s.m.requestLimit.Set(float64(s.maxRequest))
 	return s, nil
 }
 
@@ -281,8 +303,9 @@ func (s *Sink) Run(ctx context.Context) error {
 
 // entry is one record of a produce request.
 type entry struct {
-	rec   *sink.Record
-	value []byte // rec.Value, or its shortened copy
+	rec       *sink.Record
+	value     []byte // rec.Value, or its shortened copy
+	shortened bool   // value is shortened
 }
 
 // deliver produces the records at the head of the queue, at most one
@@ -300,15 +323,11 @@ func (s *Sink) deliver(ctx context.Context) {
 			return
 		}
 		kind, err := s.classify(err)
-		if kind == kindTooLarge && len(entries) > 1 {
-			// The broker's limit is below our request size: halve
-			// the request and remember the limit.
-			size := requestBytes(rt, entries)
-			s.maxRequest = max(size/2, 1)
-			s.log.Warn("Kafka refused a produce request as too large; sending smaller ones (lower LOGLET_KAFKA_BATCH_BYTES to the brokers' message.max.bytes)",
-				"topic", rt.topic, "request_bytes", size, "records", len(entries))
-			entries = entries[:len(entries)/2]
-			continue
+		if kind == kindTooLarge {
+			var ok bool
+			if entries, ok = s.smaller(rt, entries); ok {
+				continue
+			}
 		}
 		s.failed(kind, err, rt.topic)
 		if kind == kindLeader {
@@ -323,9 +342,71 @@ func (s *Sink) deliver(ctx context.Context) {
 		}
 		rt = s.route()
 	}
+	if len(entries) > 0 {
+		s.grow()
+	}
 	s.complete(entries)
 	clear(entries[:cap(entries)]) // keep no records of acknowledged batches
 	s.entries = entries[:0]
+}
+
+// smaller makes the request in entries, which the broker refused as too
+// large, smaller: it lowers the request size limit to half the refused
+// size, and halves the request, or, when it holds a single record, shortens
+// that record to half its size. It returns the request to send instead,
+// and false when the record cannot be made any shorter.
+func (s *Sink) smaller(rt route, entries []entry) ([]entry, bool) {
+	size := requestBytes(rt, entries)
+	if s.refused == 0 || size < s.refused {
+		s.refused = size
+	}
+	s.refusedLeft = refusedFor
+	s.setRequestLimit(max(min(s.maxRequest, size/2), 1))
+	if len(entries) > 1 {
+		if time.Since(s.splitLogAt) >= logEvery {
+			s.splitLogAt = time.Now()
+			s.log.Warn("Kafka refused a produce request as too large; sending smaller ones (lower LOGLET_KAFKA_BATCH_BYTES to the brokers' message.max.bytes)",
+				"topic", rt.topic, "request_bytes", size, "records", len(entries))
+		}
+		return entries[:len(entries)/2], true
+	}
+	e := &entries[0]
+	v := shorten(e.rec.Value, len(e.value)/2)
+	if len(v) >= len(e.value) {
+		return entries, false
+	}
+	if !e.shortened {
+		s.m.truncated.Inc()
+	}
+	if time.Since(s.cutLogAt) >= logEvery {
+		s.cutLogAt = time.Now()
+		s.log.Warn("Kafka refused a record as too large; shortening it further (lower LOGLET_KAFKA_MAX_MESSAGE_BYTES below the brokers' message.max.bytes)",
+			"topic", rt.topic, "record_bytes", len(e.value), "shortened_to", len(v), "file", e.rec.Pos.File, "offset", e.rec.Pos.Offset)
+	}
+	e.value, e.shortened = v, true
+	return entries, true
+}
+
+// grow raises the request size limit after a request the broker took:
+// doubling it, up to LOGLET_KAFKA_BATCH_BYTES, and within refusedFor
+// requests of a refusal for size, up to three quarters of the smallest size
+// refused.
+func (s *Sink) grow() {
+	ceiling := s.batchBytes
+	if s.refusedLeft > 0 {
+		s.refusedLeft--
+		ceiling = min(ceiling, max(s.refused-s.refused/4, 1))
+	} else {
+		s.refused = 0
+	}
+	if s.maxRequest < ceiling {
+		s.setRequestLimit(min(2*s.maxRequest, ceiling))
+	}
+}
+
+func (s *Sink) setRequestLimit(n int) {
+	s.maxRequest = n
+	s.m.requestLimit.Set(float64(n))
 }
 
 // backoff is the delay before retry attempt+1: exponential from minBackoff,
@@ -356,7 +437,7 @@ func (s *Sink) take(rt route) []entry {
 			r := &p.b.Records[ri]
 			e := entry{rec: r, value: r.Value}
 			if vmax := s.valueLimit(rt, r); len(e.value) > vmax {
-				e.value = shorten(e.value, vmax)
+				e.value, e.shortened = shorten(e.value, vmax), true
 				s.m.truncated.Inc()
 			}
 			n := recordBytes(rt, e)
@@ -617,7 +698,7 @@ func (s *Sink) failed(kind errKind, err error, topic string) {
 	}
 	s.hmu.Unlock()
 	s.m.ready.Set(0)
-	if kind == s.logKind && time.Since(s.logAt) < 30*time.Second {
+	if kind == s.logKind && time.Since(s.logAt) < logEvery {
 		return
 	}
 	s.logKind, s.logAt = kind, time.Now()

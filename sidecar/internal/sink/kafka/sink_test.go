@@ -209,14 +209,58 @@ func TestNonRetriableErrors(t *testing.T) {
 	}
 }
 
-// TestRecordTooLargeForBroker: a single record the broker refuses even
-// after shortening is a non-retriable error, and stays unacknowledged.
+// TestRecordTooLargeForBroker: a record under LOGLET_KAFKA_MAX_MESSAGE_BYTES
+// that the broker refuses as too large is shortened until the broker takes
+// it, marked and counted, and the records after it follow; it used to be
+// retried as it was, for ever, holding up every record behind it.
 func TestRecordTooLargeForBroker(t *testing.T) {
 	c := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "logs.shop"),
 		kfake.BrokerConfigs(map[string]string{"message.max.bytes": "2000"}))
 	h := newSink(t, Config{Brokers: c.ListenAddrs(), Compression: "none", MaxMessageBytes: 8192}, nil)
 	h.run(t)
-	b := newBatch("f", 0, `{"msg":"`+strings.Repeat("x", 5000)+`"}`)
+	text := strings.Repeat("x", 5000)
+	b := newBatch("f", 0, append([]string{`{"level":"error","msg":"` + text + `","log":{"offset":0}}`}, seqValues("after", 0, 20)...)...)
+	if err := h.Send(context.Background(), b.Batch); err != nil {
+		t.Fatal(err)
+	}
+	waitAcked(t, b)
+	got := newConsumer(t, c.ListenAddrs(), nil, nil).read(t, "logs.shop", 21)
+	if len(got) != 21 {
+		t.Fatalf("%d records, want 21", len(got))
+	}
+	var rec struct {
+		Level     string         `json:"level"`
+		Msg       string         `json:"msg"`
+		Log       map[string]any `json:"log"`
+		Truncated bool           `json:"truncated"`
+	}
+	if err := json.Unmarshal([]byte(got[0].Value), &rec); err != nil {
+		t.Fatalf("shortened record is not JSON: %v\n%s", err, got[0].Value)
+	}
+	if len(got[0].Value) > 2000 || !rec.Truncated || rec.Level != "error" || rec.Log["offset"] != 0.0 ||
+		!strings.HasPrefix(text, rec.Msg) || len(rec.Msg) < 500 {
+		t.Errorf("shortened record (%d bytes): %+v", len(got[0].Value), rec)
+	}
+	if diff := cmp.Diff(seqValues("after", 0, 20), values(got[1:])); diff != "" {
+		t.Errorf("records after it (-want +got):\n%s", diff)
+	}
+	if n := h.metric(t, "loglet_kafka_records_truncated_total"); n != 1 {
+		t.Errorf("truncated metric = %v, want 1", n)
+	}
+	if !strings.Contains(h.logs.String(), "LOGLET_KAFKA_MAX_MESSAGE_BYTES") {
+		t.Errorf("no warning naming LOGLET_KAFKA_MAX_MESSAGE_BYTES:\n%s", h.logs)
+	}
+}
+
+// TestRecordTooLargeToShorten: a record whose members kept whole (here its
+// log) are over the broker's limit cannot be shortened enough; it is a
+// non-retriable error and stays unacknowledged.
+func TestRecordTooLargeToShorten(t *testing.T) {
+	c := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "logs.shop"),
+		kfake.BrokerConfigs(map[string]string{"message.max.bytes": "2000"}))
+	h := newSink(t, Config{Brokers: c.ListenAddrs(), Compression: "none", MaxMessageBytes: 8192}, nil)
+	h.run(t)
+	b := newBatch("f", 0, `{"msg":"m","log":{"file":"`+strings.Repeat("x", 5000)+`"}}`)
 	if err := h.Send(context.Background(), b.Batch); err != nil {
 		t.Fatal(err)
 	}
@@ -228,6 +272,43 @@ func TestRecordTooLargeForBroker(t *testing.T) {
 	}
 	if b.acks.Load() != 0 {
 		t.Fatal("acknowledged a refused record")
+	}
+}
+
+// TestRequestSizeRecovers: after the broker refused requests as too large
+// until they held two records, the request size grows back with the
+// requests it takes. It used to stay at one record per request for the
+// life of the process.
+func TestRequestSizeRecovers(t *testing.T) {
+	c := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "logs.shop"))
+	const batch = 64 << 10
+	h := newSink(t, Config{Brokers: c.ListenAddrs(), Compression: "none", BatchBytes: batch}, nil)
+	vs := seqValues("r", 0, 20000)
+	b := newBatch("f", 0, vs...)
+	// A request of 64 KiB holds about 700 records: nine halvings bring
+	// it to two.
+	c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: kerr.MessageTooLarge, Count: 9})
+	if err := h.Send(context.Background(), b.Batch); err != nil {
+		t.Fatal(err)
+	}
+	h.run(t)
+	waitAcked(t, b)
+	got := newConsumer(t, c.ListenAddrs(), nil, nil).read(t, "logs.shop", len(vs))
+	if diff := cmp.Diff(vs, values(got)); diff != "" {
+		t.Fatalf("records (-want +got):\n%s", diff)
+	}
+	// 20,000 records of about 90 bytes are 28 full requests. On top come
+	// the nine refused, the refusedFor requests of one record (requests
+	// stay under three quarters of the smallest refused, two records, as
+	// long as the broker's limit might be that low) and about ten while
+	// the size doubles back. Before, all 20,000 took a request each.
+	n := h.metric(t, "loglet_kafka_produce_requests_total")
+	t.Logf("%v produce requests", n)
+	if n > 200 {
+		t.Errorf("%v produce requests for %d records, want at most 200", n, len(vs))
+	}
+	if n := h.metric(t, "loglet_kafka_request_limit_bytes"); n != batch {
+		t.Errorf("request limit %v, want LOGLET_KAFKA_BATCH_BYTES again, %d", n, batch)
 	}
 }
 
