@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -353,5 +354,97 @@ func TestUnusableStateKeepsFiles(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "version 9") {
 		t.Errorf("stderr does not say why:\n%s", stderr.String())
+	}
+}
+
+// fsizeEnv makes the test binary run TestWriteFailureDrops itself, in a
+// process of its own whose file size limit (RLIMIT_FSIZE) it may lower.
+const fsizeEnv = "APPLIB_TEST_FSIZE"
+
+// TestWriteFailureDrops makes the kernel refuse writes, as a full volume
+// does (here with EFBIG from a file size limit, in a child process: the
+// same path as ENOSPC, part-written records included): Write neither fails
+// nor blocks, each record is counted as dropped, the part written is taken
+// back, and once writes work again one record reports the loss before the
+// next record.
+func TestWriteFailureDrops(t *testing.T) {
+	if os.Getenv(fsizeEnv) == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.CommandContext(t.Context(), exe, "-test.run=^TestWriteFailureDrops$", "-test.v", "-test.count=1")
+		cmd.Env = append(os.Environ(), fsizeEnv+"=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !bytes.Contains(out, []byte("--- PASS: TestWriteFailureDrops")) {
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		return
+	}
+
+	dir := t.TempDir()
+	var stderr bytes.Buffer
+	clock := newClock()
+	out := openTemp(t, Config{Dir: dir, Pod: "web-1", Stderr: &stderr})
+	out.now = clock.now
+	rec := func(i int) []byte { return fmt.Appendf(nil, `{"msg":"r","seq":%d,"pad":%q}`+"\n", i, counterPad) }
+	if _, err := out.Write(rec(0)); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(out.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var orig syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &orig); err != nil {
+		t.Fatal(err)
+	}
+	low := orig
+	low.Cur = uint64(fi.Size()) + 10 // the next record gets 10 bytes in
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &low); err != nil {
+		t.Fatal(err)
+	}
+	const dropped = 5
+	var wantBytes int64
+	for i := 1; i <= dropped; i++ {
+		r := rec(i)
+		wantBytes += int64(len(r))
+		if n, err := out.Write(r); n != len(r) || err != nil {
+			t.Errorf("Write() = %d, %v; want %d, nil: a dropped record is not the caller's error", n, err, len(r))
+		}
+	}
+	if fi2, err := os.Stat(out.Path()); err != nil || fi2.Size() != fi.Size() {
+		t.Errorf("file is %d bytes after the failed writes, want %d: the part-written record stays (%v)", fi2.Size(), fi.Size(), err)
+	}
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &orig); err != nil {
+		t.Fatal(err)
+	}
+	if st := out.Stats(); st.DroppedRecords != dropped || st.DroppedBytes != wantBytes {
+		t.Errorf("Stats() = %+v, want %d records, %d bytes dropped", st, dropped, wantBytes)
+	}
+	clock.advance(time.Minute)
+	if _, err := out.Write(rec(6)); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lines := readLines(t, out.Path())
+	if len(lines) != 3 || !strings.Contains(lines[0], `"seq":0,`) || !strings.Contains(lines[2], `"seq":6,`) {
+		t.Fatalf("file holds %q; want seq 0, the report, seq 6", lines)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal([]byte(lines[1]), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep["dropped_records"] != float64(dropped) || rep["dropped_bytes"] != float64(wantBytes) ||
+		!strings.Contains(rep["reason"].(string), syscall.EFBIG.Error()) {
+		t.Errorf("report %s; want %d records, %d bytes, reason %q", lines[1], dropped, wantBytes, syscall.EFBIG.Error())
+	}
+	if got := strings.Count(stderr.String(), "applib: dropped "); got != 1 {
+		t.Errorf("%d drop reports on stderr within 10 s, want 1:\n%s", got, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "applib: writing to ") {
+		t.Errorf("stderr does not say writing resumed:\n%s", stderr.String())
 	}
 }
