@@ -244,3 +244,23 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// TestSidecarStateReadableByApp: the app may run as another user than the
+// sidecar, so the state the sidecar saves must be readable by all, or
+// applib could never tell that a file is shipped and would keep every file.
+func TestSidecarStateReadableByApp(t *testing.T) {
+	stateDir := filepath.Join(t.TempDir(), shipped.DirName)
+	store := checkpoint.Store{Dir: stateDir}
+	if err := store.Save(nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{stateDir, store.Path()} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := fi.Mode().Perm(); perm&0o004 == 0 || (fi.IsDir() && perm&0o001 == 0) {
+			t.Errorf("%s has mode %v: another user cannot read it", path, perm)
+		}
+	}
+}
