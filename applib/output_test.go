@@ -421,6 +421,8 @@ func TestConfigFromEnv(t *testing.T) {
 			Config{Dir: "/var/log/app", Pod: "web-1"}, ""},
 		{"hostname fallback", map[string]string{"LOGLET_LOG_DIR": "/var/log/app", "HOSTNAME": "web-2"},
 			Config{Dir: "/var/log/app", Pod: "web-2"}, ""},
+		{"state dir", map[string]string{"LOGLET_LOG_DIR": "/var/log/app", "POD_NAME": "web-1", "LOGLET_STATE_DIR": "/var/lib/loglet"},
+			Config{Dir: "/var/log/app", Pod: "web-1", StateDir: "/var/lib/loglet"}, ""},
 		{"limits", map[string]string{"LOGLET_MAX_FILE_BYTES": "1048576", "LOGLET_MAX_FILES": " 3 "},
 			Config{MaxFileBytes: 1 << 20, MaxFiles: 3}, ""},
 		{"bad size", map[string]string{"LOGLET_MAX_FILE_BYTES": "100MiB"}, Config{}, `LOGLET_MAX_FILE_BYTES="100MiB": want a positive whole number`},
