@@ -17,6 +17,7 @@ const (
 	envHostname     = "HOSTNAME"              // used when POD_NAME is unset
 	envMaxFileBytes = "LOGLET_MAX_FILE_BYTES" // rotate <pod>.log past this size
 	envMaxFiles     = "LOGLET_MAX_FILES"      // rotated files kept
+	envStateDir     = "LOGLET_STATE_DIR"      // loglet's checkpoint state, as the sidecar names it
 )
 
 // Defaults for the zero fields of a Config.
@@ -38,21 +39,34 @@ type Config struct {
 	// would take the file past it goes to a fresh file. Zero or less means
 	// DefaultMaxFileBytes (100 MiB).
 	MaxFileBytes int64
-	// MaxFiles is how many rotated files are kept; Open and each rotation
-	// delete the oldest beyond it, shipped or not, so the volume stays
-	// bounded even when the sidecar cannot keep up. Zero or less means
-	// DefaultMaxFiles (5). The disk used is at most about
-	// (MaxFiles+1) × MaxFileBytes.
+	// MaxFiles is how many rotated files are kept. Open and each rotation
+	// delete the oldest beyond it that loglet has shipped; a file loglet
+	// has not shipped is never deleted. When MaxFiles rotated files all
+	// wait for loglet (Kafka is down), records that do not fit in
+	// <Pod>.log are dropped and counted (see Output) until loglet ships
+	// one. Only when StateDir does not exist (no sidecar reads Dir) are the
+	// oldest deleted unshipped, each reported on Stderr. Either way the
+	// disk used is at most about (MaxFiles+1) × MaxFileBytes. Zero or less
+	// means DefaultMaxFiles (5).
 	MaxFiles int
+	// StateDir is loglet's checkpoint state directory, read to tell which
+	// rotated files are shipped: the sidecar's LOGLET_STATE_DIR. Empty
+	// means <Dir>/.loglet, the sidecar's default.
+	StateDir string
 	// Stdout receives the records when Dir is empty. Nil means os.Stdout.
 	// It must be safe for concurrent use if it is shared with other writers.
 	Stdout io.Writer
+	// Stderr receives applib's own reports: records dropped (at most one
+	// line every 10 s) and rotated files deleted unshipped. Nil means
+	// os.Stderr.
+	Stderr io.Writer
 }
 
 // configFromEnv reads the Config from the environment through lookup (os.LookupEnv).
 func configFromEnv(lookup func(string) (string, bool)) (Config, error) {
 	var c Config
 	c.Dir, _ = lookup(envLogDir)
+	c.StateDir, _ = lookup(envStateDir)
 	if pod, _ := lookup(envPodName); pod != "" {
 		c.Pod = pod
 	} else {
@@ -121,7 +135,8 @@ func (c Config) validate() error {
 // OpenEnv opens the Output the environment describes: <LOGLET_LOG_DIR>/<pod>.log
 // with the pod name from POD_NAME, else HOSTNAME, rotated past
 // LOGLET_MAX_FILE_BYTES (default 100 MiB) keeping LOGLET_MAX_FILES rotated
-// files (default 5). When LOGLET_LOG_DIR is unset or empty it writes to
+// files (default 5), with loglet's state in LOGLET_STATE_DIR (default
+// <LOGLET_LOG_DIR>/.loglet). When LOGLET_LOG_DIR is unset or empty it writes to
 // os.Stdout and creates no file. A malformed variable is an error.
 func OpenEnv() (*Output, error) {
 	c, err := configFromEnv(os.LookupEnv)

@@ -15,8 +15,22 @@
 // OpenEnv reads LOGLET_LOG_DIR (unset: write to stdout and create no file,
 // as on a laptop or in a unit test), POD_NAME (else HOSTNAME) for the file
 // name, LOGLET_MAX_FILE_BYTES (default 100 MiB) and LOGLET_MAX_FILES
-// (rotated files kept, default 5). Open takes the same settings as a
-// Config. A logrus logger and a slog logger may share one Output.
+// (rotated files kept, default 5), and LOGLET_STATE_DIR (the sidecar's
+// checkpoint state, default <LOGLET_LOG_DIR>/.loglet). Open takes the same
+// settings as a Config. A logrus logger and a slog logger may share one
+// Output.
+//
+// # Retention and a full volume
+//
+// A rotated file is deleted only once the loglet sidecar's checkpoint
+// state says every byte of it is shipped; with no state directory (no
+// sidecar) the oldest beyond LOGLET_MAX_FILES are deleted and each deletion
+// is reported on stderr. When LOGLET_MAX_FILES rotated files all wait for
+// loglet and the active file is full, or the kernel refuses a write
+// (ENOSPC), records are dropped: never blocking or failing the caller,
+// counted in [Output.Stats], reported on stderr at most every 10 s, and
+// summed up in one record in the log once writing works again. See
+// [Output] and README.md for the emptyDir sizeLimit to set.
 //
 // # Records
 //

@@ -125,17 +125,20 @@ func TestRotationConcurrent(t *testing.T) {
 }
 
 // TestRotationKeepsMaxFiles writes enough to rotate many times with
-// MaxFiles 3: the three newest rotated files remain and hold the newest
-// records without a gap, and files that are not this pod's are untouched.
+// MaxFiles 3 and no loglet state directory (no sidecar ships the files):
+// the three newest rotated files remain and hold the newest records
+// without a gap, each deletion is reported and counted, and files that are
+// not this pod's are untouched.
 func TestRotationKeepsMaxFiles(t *testing.T) {
 	dir := t.TempDir()
-	foreign := []string{"web-1.log", "web-notes.log", "web-20200101T000000.000000000Z.txt", "web20200101T000000.000000000Z.log", ".loglet"}
+	foreign := []string{"web-1.log", "web-notes.log", "web-20200101T000000.000000000Z.txt", "web20200101T000000.000000000Z.log"}
 	for _, name := range foreign {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte("keep\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	out := openTemp(t, Config{Dir: dir, Pod: "web", MaxFileBytes: 300, MaxFiles: 3})
+	var stderr bytes.Buffer
+	out := openTemp(t, Config{Dir: dir, Pod: "web", MaxFileBytes: 300, MaxFiles: 3, Stderr: &stderr})
 	log := New(out)
 	const n = 100
 	for i := range n {
@@ -171,6 +174,11 @@ func TestRotationKeepsMaxFiles(t *testing.T) {
 		if seqs[i] != seqs[i-1]+1 {
 			t.Fatalf("gap or disorder in kept records: %v", seqs)
 		}
+	}
+	st := out.Stats()
+	reports := strings.Count(stderr.String(), "never shipped: more than 3 rotated files and no loglet state")
+	if st.DeletedUnshippedFiles == 0 || int64(reports) != st.DeletedUnshippedFiles || st.DroppedRecords != 0 {
+		t.Errorf("Stats() = %+v with %d deletions reported; want every deletion counted and reported, nothing dropped:\n%s", st, reports, stderr.String())
 	}
 	for _, name := range foreign {
 		if b, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(b) != "keep\n" {
@@ -413,6 +421,8 @@ func TestConfigFromEnv(t *testing.T) {
 			Config{Dir: "/var/log/app", Pod: "web-1"}, ""},
 		{"hostname fallback", map[string]string{"LOGLET_LOG_DIR": "/var/log/app", "HOSTNAME": "web-2"},
 			Config{Dir: "/var/log/app", Pod: "web-2"}, ""},
+		{"state dir", map[string]string{"LOGLET_LOG_DIR": "/var/log/app", "POD_NAME": "web-1", "LOGLET_STATE_DIR": "/var/lib/loglet"},
+			Config{Dir: "/var/log/app", Pod: "web-1", StateDir: "/var/lib/loglet"}, ""},
 		{"limits", map[string]string{"LOGLET_MAX_FILE_BYTES": "1048576", "LOGLET_MAX_FILES": " 3 "},
 			Config{MaxFileBytes: 1 << 20, MaxFiles: 3}, ""},
 		{"size units", map[string]string{"LOGLET_MAX_FILE_BYTES": "100MiB"}, Config{MaxFileBytes: 100 << 20}, ""},

@@ -96,9 +96,11 @@ func (s *Store) Load() ([]Entry, error) {
 	return doc.Files, nil
 }
 
-// Save replaces the state with entries, atomically.
+// Save replaces the state with entries, atomically. The directory and the
+// file are readable by all (0755, 0644): applib, in the app's container and
+// maybe as another user, reads the state to delete only shipped files.
 func (s *Store) Save(entries []Entry) error {
-	if err := os.MkdirAll(s.Dir, 0o750); err != nil {
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
 		return fmt.Errorf("create state dir: %w", err)
 	}
 	sorted := append([]Entry(nil), entries...)
@@ -112,7 +114,7 @@ func (s *Store) Save(entries []Entry) error {
 
 // Writable checks that the state directory accepts a new file, for /readyz.
 func (s *Store) Writable() error {
-	if err := os.MkdirAll(s.Dir, 0o750); err != nil {
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
 		return fmt.Errorf("create state dir: %w", err)
 	}
 	f, err := os.CreateTemp(s.Dir, ".probe-*")
@@ -131,10 +133,11 @@ func writeAtomic(path string, data []byte) error {
 		return fmt.Errorf("create temp state: %w", err)
 	}
 	tmp := f.Name()
+	cherr := f.Chmod(0o644) // CreateTemp makes it 0600
 	_, werr := f.Write(data)
 	serr := f.Sync()
 	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
+	if err := errors.Join(cherr, werr, serr, cerr); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", tmp, err)
 	}
