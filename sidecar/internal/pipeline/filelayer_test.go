@@ -288,3 +288,28 @@ func TestFileThatKeepsTruncatingIsBackedOff(t *testing.T) {
 	eventually(t, "a backoff", func() bool { return testutil.ToFloat64(e.p.m.truncBackoffs) >= 1 })
 	e.stop()
 }
+
+// A writer that cuts back a fragment it could not complete (applib after a
+// failed write) does not make the file be read again from 0.
+func TestFragmentCutBackIsNotATruncation(t *testing.T) {
+	e := newEnv(t, "", nil)
+	e.write("app.log", jsonLines(0, 10))
+	e.start()
+	e.waitRecords(10)
+	fi, _ := os.Stat(e.path("app.log"))
+	e.write("app.log", `{"msg":"a fragm`)
+	time.Sleep(100 * time.Millisecond) // read and held as a partial line
+	if err := os.Truncate(e.path("app.log"), fi.Size()); err != nil {
+		t.Fatal(err)
+	}
+	e.write("app.log", jsonLines(10, 5))
+	e.waitRecords(15)
+	time.Sleep(100 * time.Millisecond)
+	e.stop()
+	if diff := cmp.Diff(lineMsgs(0, 15), msgs(t, e.out.String())); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
+	}
+	if n := testutil.ToFloat64(e.p.m.truncations); n != 0 {
+		t.Errorf("truncations = %v, want 0", n)
+	}
+}

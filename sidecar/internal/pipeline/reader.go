@@ -237,6 +237,9 @@ func (fr *fileReader) loop(ctx context.Context) fileState {
 			return stateDormant
 		}
 		if fi.Size() < fr.r.Offset() {
+			if fr.partialCut(fi.Size()) {
+				continue
+			}
 			fr.truncatedTo(fi.Size(), "truncated")
 			if !fr.truncationPause(ctx) {
 				fr.finish(true)
@@ -309,6 +312,9 @@ func (fr *fileReader) checkChanged() bool {
 	}
 	fr.seenSize, fr.seenMtime = fi.Size(), fi.ModTime()
 	if fi.Size() < fr.r.Offset() {
+		if fr.partialCut(fi.Size()) {
+			return false
+		}
 		fr.truncatedTo(fi.Size(), "truncated")
 		return true
 	}
@@ -316,10 +322,56 @@ func (fr *fileReader) checkChanged() bool {
 	fl.mu.Lock()
 	reason, err := contentChangedLocked(fl, fr.f, fi.Size())
 	fl.mu.Unlock()
-	if err != nil || reason == "" {
+	if err != nil {
+		return false
+	}
+	if reason == "" {
+		fr.partialRewritten()
 		return false
 	}
 	fr.truncatedTo(fi.Size(), reason)
+	return true
+}
+
+// partialRewritten checks the held-back partial line against the file: when
+// the writer cut it back and wrote something else in its place (applib does
+// so after a failed write), reading resumes at the line's start, so the
+// fragment never joins the next record.
+func (fr *fileReader) partialRewritten() {
+	start, ok := fr.r.Partial()
+	if !ok {
+		return
+	}
+	held := fr.r.PartialTail(tail.TailSize)
+	if len(held) == 0 {
+		return
+	}
+	buf := make([]byte, len(held))
+	n, _ := fr.f.ReadAt(buf, fr.r.Offset()-int64(len(held)))
+	if n == len(held) && string(buf) == string(held) {
+		return
+	}
+	fr.r.Reset(start)
+}
+
+// partialCut handles a file cut back no further than the start of the
+// partial line held: the writer removed a fragment it could not complete
+// (applib does so after a failed write). Reading resumes at that line's
+// start; what was read before it stands. It reports whether that was the
+// case.
+func (fr *fileReader) partialCut(size int64) bool {
+	start, ok := fr.r.Partial()
+	if !ok || size < start {
+		return false
+	}
+	fl := fr.fl
+	fl.mu.Lock()
+	reason, err := contentChangedLocked(fl, fr.f, size)
+	fl.mu.Unlock()
+	if err != nil || reason != "" {
+		return false
+	}
+	fr.r.Reset(start)
 	return true
 }
 

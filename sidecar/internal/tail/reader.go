@@ -59,6 +59,15 @@ func (r *Reader) Offset() int64 { return r.off }
 // Partial reports whether a started line is held back, and where it starts.
 func (r *Reader) Partial() (start int64, ok bool) { return r.carryFrom, r.carrying }
 
+// PartialTail returns the last (up to) n bytes of the held-back line, which
+// end at Offset; valid until the next Read or Reset.
+func (r *Reader) PartialTail(n int) []byte {
+	if !r.carrying || r.cut {
+		return nil
+	}
+	return r.carry[max(len(r.carry)-n, 0):]
+}
+
 // Reset restarts reading at offset, dropping any held-back line (after a
 // truncation the file's old content is gone).
 func (r *Reader) Reset(offset int64) {
