@@ -31,7 +31,8 @@ type Config struct {
 	StartAt    string `env:"LOGLET_START_AT" envDefault:"beginning" help:"beginning | end: where to start files found on the very first start"`
 	Sink       string `env:"LOGLET_SINK" envDefault:"kafka" help:"kafka | stdout (prints the records: a dry run)"`
 
-	PollInterval       time.Duration `env:"LOGLET_POLL_INTERVAL" envDefault:"250ms" help:"directory polling interval, and the longest wait before re-reading an idle file"`
+	PollInterval       time.Duration `env:"LOGLET_POLL_INTERVAL" envDefault:"250ms" help:"where inotify reports nothing (some network and FUSE file systems): how often files and the directory are polled"`
+	ReadCoalesce       time.Duration `env:"LOGLET_READ_COALESCE" envDefault:"100ms" help:"after a file is written, how long to wait for more writes before reading it, so that writes close together cost one read, batch and request; 0 reads at once"`
 	RotateWait         time.Duration `env:"LOGLET_ROTATE_WAIT" envDefault:"5s" help:"idle time after which a renamed, deleted or rotated file is let go"`
 	MultilineTimeout   time.Duration `env:"LOGLET_MULTILINE_TIMEOUT" envDefault:"1s" help:"idle time after which a held-back multi-line record (stack trace) is sent"`
 	CheckpointInterval time.Duration `env:"LOGLET_CHECKPOINT_INTERVAL" envDefault:"1s" help:"how often changed checkpoints are saved"`
@@ -169,6 +170,9 @@ func (c *Config) validate(failed map[string]bool) []error {
 		if d.v <= 0 {
 			bad(d.name, "%v is not positive", d.v)
 		}
+	}
+	if c.ReadCoalesce < 0 || c.ReadCoalesce > 10*time.Second {
+		bad("LOGLET_READ_COALESCE", "%v is not between 0 and 10s", c.ReadCoalesce)
 	}
 	if c.PollInterval > 0 && c.PollInterval < time.Millisecond {
 		bad("LOGLET_POLL_INTERVAL", "%v is below 1ms", c.PollInterval)
@@ -316,7 +320,7 @@ func (c *Config) Pipeline(pod *podinfo.Pod) pipeline.Config {
 		LogDir: c.LogDir, StateDir: state,
 		Include: expand(c.Include), Exclude: expand(c.Exclude), ActiveFile: expand(c.ActiveFile),
 		StartAtEnd:   c.StartAt == "end",
-		PollInterval: c.PollInterval, RotateWait: c.RotateWait, MultilineTimeout: c.MultilineTimeout,
+		PollInterval: c.PollInterval, Coalesce: c.ReadCoalesce, RotateWait: c.RotateWait, MultilineTimeout: c.MultilineTimeout,
 		CheckpointInterval: c.CheckpointInterval, ShutdownTimeout: c.ShutdownTimeout,
 		MaxLineBytes: int(c.MaxLineBytes), MaxOpenFiles: c.MaxOpenFiles, MaxBufferBytes: int(c.MaxBufferBytes),
 		DeleteShipped: c.DeleteShipped,

@@ -44,6 +44,8 @@ type generation struct {
 // sink's acknowledging goroutines. Lock order: Pipeline.mu, then file.mu.
 type file struct {
 	id tail.Identity
+	// wake is signalled when inotify reports the file written.
+	wake chan struct{}
 	// f is the file's descriptor, opened (without following links) when the
 	// file is found and held until it is forgotten. While it is held the
 	// inode cannot be freed and reused, so (device, inode) names this file
@@ -255,11 +257,9 @@ func (b *batch) complete() {
 		done = append(done, head)
 	}
 	fl.mu.Unlock()
-	if advanced > 0 && p.unsaved.Add(advanced) >= int64(p.cfg.MaxBufferBytes) {
-		select {
-		case p.saveNow <- struct{}{}:
-		default:
-		}
+	if advanced > 0 {
+		p.unsaved.Add(advanced)
+		p.markDirty()
 	}
 	for _, d := range done {
 		p.putBatch(d)

@@ -32,19 +32,25 @@ func newQuietMemory() quietMemory {
 	return quietMemory{after: quietRelease, release: releaseMemory, released: true}
 }
 
-// check is called periodically with a count that grows while files are
-// read, and whether everything read is acknowledged. It releases memory
-// when the count has not moved for the quiet time and nothing is in flight.
-func (q *quietMemory) check(activity int64, settled bool, now time.Time) {
+// check is called with a count that grows while files are read, and
+// whether everything read is acknowledged. It releases memory when the
+// count has not moved for the quiet time and nothing is in flight. It
+// reports whether it is done for this quiet spell; while it is not, the
+// caller checks again after the quiet time.
+func (q *quietMemory) check(activity int64, settled bool, now time.Time) (done bool) {
 	if activity != q.activity {
 		q.activity, q.since, q.released = activity, now, false
-		return
+		return false
 	}
-	if q.released || !settled || now.Sub(q.since) < q.after {
-		return
+	if q.released {
+		return true
+	}
+	if !settled || now.Sub(q.since) < q.after {
+		return false
 	}
 	q.released = true
 	q.release()
+	return true
 }
 
 // releaseMemory collects twice, so that what sync.Pools hold (pooled

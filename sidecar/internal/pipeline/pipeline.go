@@ -43,7 +43,8 @@ type Config struct {
 	Include, Exclude   string        // file name patterns
 	ActiveFile         string        // the name the app writes to; never deleted
 	StartAtEnd         bool          // on first start, skip what existing files hold
-	PollInterval       time.Duration // discovery interval and longest idle read wait
+	PollInterval       time.Duration // discovery and read interval where inotify events do not arrive
+	Coalesce           time.Duration // after a write, how long to wait for more before reading
 	RotateWait         time.Duration // idle time before a renamed, deleted or rotated file is let go
 	MultilineTimeout   time.Duration // idle time before a held-back multi-line record is sent
 	CheckpointInterval time.Duration // how often the checkpoint state is saved
@@ -80,18 +81,27 @@ type Pipeline struct {
 	active  string
 	wg      sync.WaitGroup // reader goroutines
 	changed chan struct{}  // a rescan is wanted: the directory changed, or a copy may be resolved
+	dirty   chan struct{}  // something to save: an acknowledgement, or a file's state changed
+	polling atomic.Bool    // inotify reports no writes here: readers poll
+
+	// startWatcher starts radovskyb/watcher's polling of the directory, once:
+	// where inotify is not available or reports nothing. While inotify
+	// works, the Run loop's rare rescan is the safety net.
+	startWatcher func()
 
 	mu      sync.Mutex
 	files   map[tail.Identity]*file
+	byName  map[string]*file     // the tracked file of each name, for inotify's events
 	skipped map[string]tail.Kind // entries not read, by name, so each is logged once
+	runCtx  context.Context      // Run's context and the send context, for readers started by events
+	sendCtx context.Context
 
 	saveErr atomic.Pointer[error] // the last checkpoint save's failure, nil after a success
 
 	// unsaved counts file bytes acknowledged since the last save; past
-	// MaxBufferBytes a save is asked for early on saveNow, so a crash during
-	// a fast catch-up re-sends little more than what was in flight.
+	// MaxBufferBytes the save is made early, so a crash during a fast
+	// catch-up re-sends little more than what was in flight.
 	unsaved atomic.Int64
-	saveNow chan struct{}
 
 	lastSaved []checkpoint.Entry // checkpointer goroutine only
 
@@ -132,9 +142,10 @@ func New(cfg Config, s Sink, pods PodSource, log *slog.Logger, reg prometheus.Re
 		matcher: m,
 		active:  cfg.ActiveFile,
 		changed: make(chan struct{}, 1),
+		dirty:   make(chan struct{}, 1),
 		files:   make(map[tail.Identity]*file),
+		byName:  make(map[string]*file),
 		skipped: make(map[string]tail.Kind),
-		saveNow: make(chan struct{}, 1),
 		quiet:   newQuietMemory(),
 	}
 	p.m, err = newMetrics(reg, func() float64 { return float64(p.budget.inUse()) })
@@ -187,21 +198,18 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			p.log.Error("sink stopped", "err", err)
 		}
 	})
-	changed := p.changed
-	bg.Go(func() {
-		if err := tail.Watch(ctx, p.cfg.LogDir, p.cfg.PollInterval, changed); err != nil {
-			p.log.Error("watch log directory", "err", err)
-		}
-	})
-	if n, err := tail.NewNotifier(p.cfg.LogDir); err != nil {
-		p.log.Warn("inotify unavailable; finding new files by polling only, so a file that lives shorter than LOGLET_POLL_INTERVAL may be missed", "err", err)
-	} else {
+	p.mu.Lock()
+	p.runCtx, p.sendCtx = ctx, sendCtx
+	p.mu.Unlock()
+	p.startWatcher = sync.OnceFunc(func() {
 		bg.Go(func() {
-			if err := n.Run(ctx, changed); err != nil {
-				p.log.Error("inotify", "err", err)
+			if err := tail.Watch(ctx, p.cfg.LogDir, p.cfg.PollInterval, p.changed); err != nil {
+				p.log.Error("watch log directory", "err", err)
 			}
 		})
-	}
+	})
+	p.startNotifiers(ctx, &bg)
+	safety := p.safetyInterval()
 
 	byID := make(map[tail.Identity]checkpoint.Entry, len(entries))
 	for _, e := range entries {
@@ -210,30 +218,53 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	p.scan(ctx, sendCtx, byID, firstStart)
 	p.saveCheckpoints()
 
-	cp := time.NewTicker(p.cfg.CheckpointInterval)
-	defer cp.Stop()
-	var soon <-chan time.Time // an early save, at most every minSaveGap
+	// No ticker runs while nothing happens: a save is armed by what there is
+	// to save, the memory release by the end of activity, and the rescan
+	// (a safety net beside inotify) is rare.
+	var save, quiet <-chan time.Time
+	saveTimer := time.NewTimer(time.Hour)
+	saveTimer.Stop()
+	defer saveTimer.Stop()
+	var saveAt time.Time
 	lastSave := time.Now()
-	rescan := time.NewTicker(max(4*p.cfg.PollInterval, time.Second))
+	rescan := time.NewTimer(safety)
 	defer rescan.Stop()
 	for ctx.Err() == nil {
 		select {
-		case <-changed:
+		case <-p.changed:
 			p.scan(ctx, sendCtx, nil, false)
+			if p.holding() {
+				rescan.Reset(p.cfg.RotateWait) // place held copies when their wait is over
+			}
 		case <-rescan.C:
 			p.scan(ctx, sendCtx, nil, false)
-		case <-cp.C:
-			p.saveCheckpoints()
-			lastSave = time.Now()
-			p.quiet.check(p.bytesRead.Load(), p.budget.inUse() == 0, lastSave)
-		case <-p.saveNow:
-			if soon == nil {
-				soon = time.After(max(0, minSaveGap-time.Since(lastSave)))
+			next := p.safetyInterval()
+			if p.holding() {
+				next = min(next, p.cfg.RotateWait)
 			}
-		case <-soon:
-			soon = nil
+			rescan.Reset(next)
+		case <-p.dirty:
+			wait := p.cfg.CheckpointInterval
+			if p.unsaved.Load() >= int64(p.cfg.MaxBufferBytes) {
+				wait = minSaveGap // a fast catch-up: save early, so a crash re-sends little
+			}
+			if at := lastSave.Add(wait); save == nil || at.Before(saveAt) {
+				saveAt = at
+				saveTimer.Reset(max(0, time.Until(at)))
+				save = saveTimer.C
+			}
+		case <-save:
+			save = nil
 			p.saveCheckpoints()
 			lastSave = time.Now()
+			if !p.quiet.check(p.bytesRead.Load(), p.budget.inUse() == 0, lastSave) {
+				quiet = time.After(p.quiet.after)
+			}
+		case <-quiet:
+			quiet = nil
+			if !p.quiet.check(p.bytesRead.Load(), p.budget.inUse() == 0, time.Now()) {
+				quiet = time.After(p.quiet.after)
+			}
 		case <-ctx.Done():
 		}
 	}
@@ -319,6 +350,121 @@ func (p *Pipeline) setState(fl *file, s fileState) {
 	p.mu.Lock()
 	fl.state = s
 	p.mu.Unlock()
+	p.markDirty()
+}
+
+// holding reports whether a copy is held, waiting to be placed.
+func (p *Pipeline) holding() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, fl := range p.files {
+		if fl.state == stateHeld {
+			return true
+		}
+	}
+	return false
+}
+
+// markDirty asks the Run loop for a checkpoint save, without blocking.
+func (p *Pipeline) markDirty() {
+	select {
+	case p.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// safetyInterval is how often the directory is listed and a waiting reader
+// checks its file although nothing was reported: rarely while inotify
+// reports writes, every few poll intervals where it does not.
+func (p *Pipeline) safetyInterval() time.Duration {
+	if p.polling.Load() {
+		return max(4*p.cfg.PollInterval, time.Second)
+	}
+	return max(20*p.cfg.PollInterval, 5*time.Second)
+}
+
+// startNotifiers starts the two inotify watches: one for names (reported at
+// once, so that a file is opened within milliseconds of its creation) and
+// one for writes (reported after a Coalesce pause, so that writes close
+// together wake a reader once). Where inotify is not available, readers
+// poll.
+func (p *Pipeline) startNotifiers(ctx context.Context, bg *sync.WaitGroup) {
+	names, err := tail.NewNotifier(p.cfg.LogDir, tail.NamesOnly)
+	if err != nil {
+		p.log.Warn("inotify unavailable; finding new files by polling every LOGLET_POLL_INTERVAL, so a file that lives shorter than that may be missed", "err", err)
+		p.startWatcher()
+	} else {
+		bg.Go(func() {
+			if err := names.Run(ctx, func([]tail.Event) { p.wantRescan() }); err != nil {
+				p.log.Error("inotify", "err", err)
+			}
+		})
+	}
+	writes, err := tail.NewNotifier(p.cfg.LogDir, tail.WritesOnly)
+	if err != nil {
+		p.polling.Store(true)
+		p.log.Warn("inotify unavailable; reading files by polling every LOGLET_POLL_INTERVAL", "err", err)
+		return
+	}
+	writes.Coalesce = p.cfg.Coalesce
+	bg.Go(func() {
+		if err := writes.Run(ctx, p.onWrites); err != nil {
+			p.log.Error("inotify", "err", err)
+		}
+	})
+}
+
+// onWrites wakes the readers of the files inotify reports written, and
+// starts a reader for a dormant one.
+func (p *Pipeline) onWrites(events []tail.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, ev := range events {
+		if ev.Op == tail.Overflow {
+			for _, fl := range p.files {
+				p.wakeLocked(fl)
+			}
+			p.wantRescan()
+			return
+		}
+		if fl := p.byName[ev.Name]; fl != nil {
+			p.wakeLocked(fl)
+		}
+	}
+}
+
+// wakeLocked tells fl's reader that the file changed, or starts one for a
+// dormant file. p.mu is held.
+func (p *Pipeline) wakeLocked(fl *file) {
+	switch fl.state {
+	case stateReading:
+		p.wakeReaderLocked(fl)
+	case stateDormant:
+		if p.runCtx != nil {
+			p.startLocked(p.runCtx, p.sendCtx, fl)
+		}
+	}
+}
+
+// wakeReaderLocked wakes fl's reader, if it has one, without starting one.
+// p.mu is held.
+func (p *Pipeline) wakeReaderLocked(fl *file) {
+	if fl.state == stateReading {
+		select {
+		case fl.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// pollingFallback switches every reader to polling, once: inotify watches
+// the directory but reports no writes (some network and FUSE file systems).
+func (p *Pipeline) pollingFallback(name string) {
+	if p.polling.CompareAndSwap(false, true) {
+		p.log.Warn("inotify reports no writes on this file system; reading files and finding new ones by polling every LOGLET_POLL_INTERVAL instead",
+			"dir", p.cfg.LogDir, "file", name)
+		p.startWatcher()
+	}
 }
 
 // startLocked starts a reader goroutine for fl. p.mu is held.
@@ -336,29 +482,21 @@ func (p *Pipeline) startLocked(ctx, sendCtx context.Context, fl *file) {
 // gone and acknowledged, and removes rotated files that are fully shipped.
 func (p *Pipeline) saveCheckpoints() {
 	p.unsaved.Store(0)
-	type candidate struct {
-		fl   *file
-		path string
-	}
-	var remove []candidate
 	p.mu.Lock()
 	entries := make([]checkpoint.Entry, 0, len(p.files))
 	for _, fl := range p.files {
 		fl.mu.Lock()
 		settled := fl.settledLocked()
-		if fl.idStr != "" {
+		lag := fl.size - fl.committed
+		if fl.idStr != "" && (fl.state != stateGone || !settled) {
 			entries = append(entries, fl.entry(fl.name))
 		}
-		lag := fl.size - fl.committed
-		savedAll := fl.saved && fl.lastSaved == fl.committed && fl.committed >= fl.size
 		fl.mu.Unlock()
-		p.m.lagBytes.WithLabelValues(fl.name).Set(float64(max(lag, 0)))
-		switch {
-		case fl.state == stateGone && settled:
+		if fl.state == stateGone && settled {
 			p.forgetLocked(fl)
-		case fl.toDelete && fl.state == stateDormant && settled && savedAll && fl.name != p.active:
-			remove = append(remove, candidate{fl, fl.path})
+			continue
 		}
+		p.m.lagBytes.WithLabelValues(fl.name).Set(float64(max(lag, 0)))
 	}
 	p.mu.Unlock()
 
@@ -368,6 +506,7 @@ func (p *Pipeline) saveCheckpoints() {
 			p.m.checkpointErrs.Inc()
 			p.saveErr.Store(&err)
 			p.log.Error("save checkpoints", "err", err)
+			p.markDirty() // try again after the checkpoint interval
 			return
 		}
 		p.saveErr.Store(nil)
@@ -375,8 +514,30 @@ func (p *Pipeline) saveCheckpoints() {
 		p.markSaved(entries)
 	}
 
+	// Rotated files whose every line is acknowledged and saved can go.
+	type candidate struct {
+		fl   *file
+		path string
+	}
+	var remove []candidate
+	p.mu.Lock()
+	for _, fl := range p.files {
+		if !fl.toDelete || fl.state != stateDormant || fl.name == p.active {
+			continue
+		}
+		fl.mu.Lock()
+		ok := fl.settledLocked() && fl.saved && fl.lastSaved == fl.committed && fl.committed >= fl.size
+		fl.mu.Unlock()
+		if ok {
+			remove = append(remove, candidate{fl, fl.path})
+		}
+	}
+	p.mu.Unlock()
 	for _, c := range remove {
 		p.removeShipped(c.fl, c.path)
+	}
+	if len(remove) > 0 {
+		p.markDirty() // forget them at the next save
 	}
 }
 

@@ -181,11 +181,21 @@ func (fr *fileReader) loop(ctx context.Context) fileState {
 	p, fl := fr.p, fr.fl
 	backoff := minBackoff
 	lastData := time.Now()
-	waited := false
+	waited, woken, fullWait := false, false, false
+	silent := 0 // safety checks in a row that found data inotify did not report
 	for {
 		if waited {
 			waited = false
-			if fr.checkChanged() {
+			restarted, grew := fr.checkChanged()
+			switch {
+			case woken || p.polling.Load():
+				silent = 0
+			case grew && fullWait:
+				if silent++; silent >= 2 {
+					p.pollingFallback(fr.name)
+				}
+			}
+			if restarted {
 				if !fr.truncationPause(ctx) {
 					fr.finish(true)
 					return stateDormant
@@ -276,7 +286,22 @@ func (fr *fileReader) loop(ctx context.Context) fileState {
 				return stateDormant
 			}
 		}
-		if !fr.pause(ctx, backoff) {
+		wait := backoff // polling: 5 ms, doubling up to the poll interval
+		if !p.polling.Load() {
+			// inotify wakes the reader when the file is written; the timer
+			// is for what is due without a write, and a rare safety check.
+			wait = p.safetyInterval()
+			if _, pending := fr.j.Pending(); pending {
+				wait = min(wait, p.cfg.MultilineTimeout-idle)
+			}
+			if deleted || !matched || name != p.active {
+				wait = min(wait, p.cfg.RotateWait-idle)
+			}
+			wait = max(wait, time.Millisecond)
+		}
+		fullWait = wait == p.safetyInterval()
+		var ok bool
+		if ok, woken = fr.wait(ctx, wait); !ok {
 			fr.finish(true)
 			return stateDormant
 		}
@@ -302,35 +327,35 @@ func (fr *fileReader) markDeletable(name string) {
 // read (it may have been truncated and refilled past the read position
 // between two reads), and starts it again from 0 when it does not. It
 // reports whether the file was restarted.
-func (fr *fileReader) checkChanged() bool {
+func (fr *fileReader) checkChanged() (restarted, changed bool) {
 	fi, err := fr.f.Stat()
 	if err != nil {
-		return false // the read that follows reports it
+		return false, false // the read that follows reports it
 	}
 	if fi.Size() == fr.seenSize && fi.ModTime().Equal(fr.seenMtime) {
-		return false
+		return false, false
 	}
 	fr.seenSize, fr.seenMtime = fi.Size(), fi.ModTime()
 	if fi.Size() < fr.r.Offset() {
 		if fr.partialCut(fi.Size()) {
-			return false
+			return false, true
 		}
 		fr.truncatedTo(fi.Size(), "truncated")
-		return true
+		return true, true
 	}
 	fl := fr.fl
 	fl.mu.Lock()
 	reason, err := contentChangedLocked(fl, fr.f, fi.Size())
 	fl.mu.Unlock()
 	if err != nil {
-		return false
+		return false, true
 	}
 	if reason == "" {
 		fr.partialRewritten()
-		return false
+		return false, true
 	}
 	fr.truncatedTo(fi.Size(), reason)
-	return true
+	return true, true
 }
 
 // partialRewritten checks the held-back partial line against the file: when
@@ -413,7 +438,28 @@ func (fr *fileReader) pause(ctx context.Context, d time.Duration) bool {
 			t.Stop()
 		}
 	}
-	if p.slots.acquire(fr.ctx) != nil {
+	return fr.reacquire()
+}
+
+// wait is pause at the end of the file: it also ends when inotify reports
+// the file written, and reports whether that is what woke it.
+func (fr *fileReader) wait(ctx context.Context, d time.Duration) (ok, woken bool) {
+	fr.p.slots.release()
+	*fr.held = false
+	t := time.NewTimer(d)
+	select {
+	case <-fr.fl.wake:
+		woken = true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	t.Stop()
+	return fr.reacquire(), woken
+}
+
+// reacquire takes a read slot again after a pause.
+func (fr *fileReader) reacquire() bool {
+	if fr.p.slots.acquire(fr.ctx) != nil {
 		return false
 	}
 	*fr.held = true

@@ -76,7 +76,15 @@ func (p *Pipeline) scan(ctx, sendCtx context.Context, entries map[tail.Identity]
 			}
 			p.log.Info("log file renamed", "from", fl.name, "to", fd.Name)
 			p.m.lagBytes.DeleteLabelValues(fl.name)
+			if p.byName[fl.name] == fl {
+				delete(p.byName, fl.name)
+			}
 			fl.path, fl.name = p.pathOf(fd.Name), fd.Name
+			p.byName[fd.Name] = fl
+			p.wakeReaderLocked(fl) // its name decides how long it waits
+		}
+		if fl.matched != matched {
+			p.wakeReaderLocked(fl)
 		}
 		fl.matched = matched
 		changed := fd.Size != fl.size || !fd.ModTime.Equal(fl.mtime)
@@ -103,6 +111,7 @@ func (p *Pipeline) scan(ctx, sendCtx context.Context, entries map[tail.Identity]
 			p.m.rotations.Inc() // the active file was deleted
 		}
 		fl.matched = false
+		p.wakeReaderLocked(fl) // deleted or moved away: read to its end, then let go
 		if fl.state == stateDormant || fl.state == stateHeld {
 			fl.state = stateGone
 		}
@@ -132,8 +141,9 @@ func (p *Pipeline) openLocked(fd tail.Found, matched bool) *file {
 		f.Close() // the name now holds a file tracked under another name; the next scan renames it
 		return nil
 	}
-	fl := &file{id: id, f: f, path: p.pathOf(fd.Name), name: fd.Name, matched: matched, size: fi.Size(), mtime: fi.ModTime()}
+	fl := &file{id: id, f: f, wake: make(chan struct{}, 1), path: p.pathOf(fd.Name), name: fd.Name, matched: matched, size: fi.Size(), mtime: fi.ModTime()}
 	p.files[id] = fl
+	p.byName[fd.Name] = fl
 	p.m.filesOpen.Inc()
 	return fl
 }
@@ -154,6 +164,9 @@ func (p *Pipeline) skipLocked(name string, kind tail.Kind) {
 // reader and everything read from it is acknowledged.
 func (p *Pipeline) forgetLocked(fl *file) {
 	delete(p.files, fl.id)
+	if p.byName[fl.name] == fl {
+		delete(p.byName, fl.name)
+	}
 	p.m.lagBytes.DeleteLabelValues(fl.name)
 	if fl.f != nil {
 		fl.f.Close()

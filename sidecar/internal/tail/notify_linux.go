@@ -1,55 +1,92 @@
 package tail
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
-// notifyMask is what Notify watches: a name appearing, vanishing or moving.
-const notifyMask = syscall.IN_CREATE | syscall.IN_MOVED_TO | syscall.IN_MOVED_FROM | syscall.IN_DELETE |
-	syscall.IN_DELETE_SELF | syscall.IN_MOVE_SELF
+// Op is what happened to a name in a watched directory.
+type Op int
 
-// Notifier watches a directory with inotify and signals, as soon as a name
-// in it is created, removed or renamed, so that the caller scans at once
-// and opens a new file within milliseconds of its creation: a file that
-// lives for 20 ms is still found and read. The watch is in place when
-// NewNotifier returns, so a scan made after it misses nothing.
+const (
+	// Written is data written to (or a truncation of) the named file.
+	Written Op = 1 << iota
+	// Listed is the directory's list changing: a name created, removed or
+	// moved, or the directory itself removed or moved.
+	Listed
+	// Overflow is the kernel's event queue overflowing: events were lost,
+	// so every file may have changed.
+	Overflow
+)
+
+// Event is one change a Notifier reports.
+type Event struct {
+	Op   Op
+	Name string // the entry's name; empty for the directory itself and Overflow
+}
+
+// Which events a Notifier watches.
+const (
+	// NamesOnly watches the directory's list: creations, removals, moves.
+	NamesOnly = syscall.IN_CREATE | syscall.IN_MOVED_TO | syscall.IN_MOVED_FROM | syscall.IN_DELETE |
+		syscall.IN_DELETE_SELF | syscall.IN_MOVE_SELF
+	// WritesOnly watches data written to the directory's files.
+	WritesOnly = syscall.IN_MODIFY
+)
+
+// Notifier watches a directory with inotify and reports its changes as
+// soon as the kernel does. The watch is in place when NewNotifier returns,
+// so a scan made after it misses nothing: with NamesOnly, a file that lives
+// for 20 ms is still found and read.
+//
+// With Coalesce set, the Notifier pauses that long after reporting, before
+// it reads the kernel's queue again: the kernel merges repeated writes to
+// one file into one event meanwhile, so an app that writes a line every 10
+// ms wakes the sidecar ten times a second, not a hundred.
 //
 // Concurrency: Run is called once, from one goroutine, which it blocks; it
 // starts none. The inotify descriptor is read through the runtime's poller
 // and woken for cancellation by a read deadline, never closed from another
 // goroutine.
 type Notifier struct {
+	// Coalesce is the pause after each report; zero reports at once.
+	Coalesce time.Duration
+
 	dir string
 	f   *os.File
 }
 
-// NewNotifier starts watching dir. It fails where inotify is not available
-// (the caller then relies on Watch's polling alone).
-func NewNotifier(dir string) (*Notifier, error) {
+// NewNotifier starts watching dir for the events of mask (NamesOnly,
+// WritesOnly, or both). It fails where inotify is not available (the
+// caller then relies on polling).
+func NewNotifier(dir string, mask uint32) (*Notifier, error) {
 	fd, err := syscall.InotifyInit1(syscall.IN_CLOEXEC | syscall.IN_NONBLOCK)
 	if err != nil {
 		return nil, fmt.Errorf("inotify: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), "inotify")
-	if _, err := syscall.InotifyAddWatch(fd, dir, notifyMask); err != nil {
+	if _, err := syscall.InotifyAddWatch(fd, dir, mask); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("inotify watch %s: %w", dir, err)
 	}
 	return &Notifier{dir: dir, f: f}, nil
 }
 
-// Run sends on changed (without blocking; one pending signal is enough) for
-// every batch of events, until ctx ends; it then closes the watch.
-func (n *Notifier) Run(ctx context.Context, changed chan<- struct{}) error {
+// Run calls report with every batch of events read from the kernel, until
+// ctx ends; it then closes the watch. report runs on Run's goroutine and
+// must not block for long; events is only valid during the call.
+func (n *Notifier) Run(ctx context.Context, report func(events []Event)) error {
 	defer n.f.Close()
 	stop := context.AfterFunc(ctx, func() { n.f.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 	buf := make([]byte, 16<<10)
+	var events []Event
 	for {
 		got, err := n.f.Read(buf)
 		if ctx.Err() != nil {
@@ -61,8 +98,47 @@ func (n *Notifier) Run(ctx context.Context, changed chan<- struct{}) error {
 		if err != nil {
 			return fmt.Errorf("inotify read %s: %w", n.dir, err)
 		}
-		if got > 0 {
-			signal(changed)
+		events = parseEvents(events[:0], buf[:got])
+		if len(events) > 0 {
+			report(events)
+		}
+		if n.Coalesce > 0 {
+			t := time.NewTimer(n.Coalesce)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			}
 		}
 	}
+}
+
+// parseEvents appends the events in buf, a run of struct inotify_event.
+func parseEvents(events []Event, buf []byte) []Event {
+	for len(buf) >= syscall.SizeofInotifyEvent {
+		raw := (*syscall.InotifyEvent)(unsafe.Pointer(&buf[0]))
+		end := syscall.SizeofInotifyEvent + int(raw.Len)
+		if end > len(buf) {
+			break
+		}
+		name := buf[syscall.SizeofInotifyEvent:end]
+		if i := bytes.IndexByte(name, 0); i >= 0 {
+			name = name[:i]
+		}
+		var op Op
+		switch {
+		case raw.Mask&syscall.IN_Q_OVERFLOW != 0:
+			op = Overflow
+		case raw.Mask&syscall.IN_MODIFY != 0:
+			op = Written
+		case raw.Mask&(NamesOnly|syscall.IN_IGNORED) != 0:
+			op = Listed
+		}
+		if op != 0 {
+			events = append(events, Event{Op: op, Name: string(name)})
+		}
+		buf = buf[end:]
+	}
+	return events
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -265,32 +266,80 @@ func TestOpenRefusesProcfsFiles(t *testing.T) {
 	}
 }
 
-func TestNotifySignalsAtOnce(t *testing.T) {
+func TestNotifierReportsNamesAndWrites(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	changed := make(chan struct{}, 1)
-	done := make(chan error, 1)
-	n, err := NewNotifier(dir)
+	got := make(chan Event, 100)
+	n, err := NewNotifier(dir, NamesOnly|WritesOnly)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The watch is in place before Run starts: nothing is missed.
 	appendFile(t, filepath.Join(dir, "n0.log"), "x\n")
-	go func() { done <- n.Run(ctx, changed) }()
-	select {
-	case <-changed:
-	case <-time.After(5 * time.Second):
-		t.Fatal("no signal for a new file")
+	done := make(chan error, 1)
+	go func() {
+		done <- n.Run(ctx, func(evs []Event) {
+			for _, ev := range evs {
+				got <- ev
+			}
+		})
+	}()
+	next := func(want Event) {
+		t.Helper()
+		deadline := time.After(5 * time.Second)
+		for {
+			select {
+			case ev := <-got:
+				if ev == want {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no %+v", want)
+			}
+		}
 	}
+	next(Event{Op: Listed, Name: "n0.log"})
+	next(Event{Op: Written, Name: "n0.log"})
+	appendFile(t, filepath.Join(dir, "n0.log"), "y\n")
+	next(Event{Op: Written, Name: "n0.log"})
 	os.Remove(filepath.Join(dir, "n0.log"))
-	select {
-	case <-changed:
-	case <-time.After(5 * time.Second):
-		t.Fatal("no signal for a removal")
-	}
+	next(Event{Op: Listed, Name: "n0.log"})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// With Coalesce, many writes in the pause are reported as few events.
+func TestNotifierCoalescesWrites(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.log")
+	appendFile(t, path, "")
+	n, err := NewNotifier(dir, WritesOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Coalesce = 200 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	var mu sync.Mutex
+	reports := 0
+	done := make(chan error, 1)
+	go func() {
+		done <- n.Run(ctx, func([]Event) { mu.Lock(); reports++; mu.Unlock() })
+	}()
+	for i := 0; i < 50; i++ {
+		appendFile(t, path, "line\n")
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if reports == 0 || reports > 10 {
+		t.Errorf("%d reports for 50 writes in about 250 ms with a 200 ms pause, want 1 to 10", reports)
 	}
 }
 
