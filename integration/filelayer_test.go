@@ -395,8 +395,13 @@ func TestFileLayerProcfsSymlinkDoesNotSpin(t *testing.T) {
 
 // TestFileLayerInodeReuseBanner is finding 3a: a file deleted and re-created
 // on the same inode with the same first line (a banner) is a new file, read
-// from 0, whose every line is shipped, also across a clean restart. Not
-// parallel (nor 3b): another test creating files could take the freed inode.
+// from 0, whose every line is shipped, also across a clean restart. While
+// the sidecar runs it holds the descriptor of every file it tracks, so the
+// inode cannot be reused under it; the reuse is forced while it is stopped,
+// which is where the fingerprint must tell the files apart (the old
+// fingerprint covered only the banner, read before the other lines came).
+// Not parallel (nor 3b): another test creating files could take the freed
+// inode.
 func TestFileLayerInodeReuseBanner(t *testing.T) {
 	d := newFLDirs(t)
 	a := filepath.Join(d.logDir, "a.log")
@@ -418,17 +423,26 @@ func TestFileLayerInodeReuseBanner(t *testing.T) {
 	if msg := flWaitSeqs(t, 1, 49, []string{"a.log"}, sc); msg != "" {
 		t.Fatalf("a.log before its deletion: %s", msg)
 	}
-	time.Sleep(time.Second) // past LOGLET_ROTATE_WAIT: the reader is done with the idle file
-	flRecreateSameInode(t, a, banner+flLines(1000, 1149, "second life"))
-	if msg := flWaitSeqs(t, 1000, 1149, []string{"a.log"}, sc); msg != "" {
-		t.Errorf("a.log re-created on the same inode with the same banner: %s", msg)
-	}
-
 	if code, err := sc.Stop(30 * time.Second); err != nil || code != 0 {
 		t.Fatalf("SIGTERM: exit %d, %v", code, err)
 	}
+	flRecreateSameInode(t, a, banner+flLines(1000, 1149, "second life"))
 	sc2 := d.start(t, "web-1", nil)
-	if msg := flWaitSeqs(t, 1000, 1149, []string{"a.log"}, sc, sc2); msg != "" {
+	if msg := flWaitSeqs(t, 1000, 1149, []string{"a.log"}, sc2); msg != "" {
+		t.Errorf("a.log re-created on the same inode with the same banner: %s", msg)
+	}
+
+	// And while it runs: deleted and re-created, every line is shipped.
+	os.Remove(a)
+	flAppend(t, a, banner+flLines(3000, 3149, "third life"))
+	if msg := flWaitSeqs(t, 3000, 3149, []string{"a.log"}, sc2); msg != "" {
+		t.Errorf("a.log re-created while the sidecar runs: %s", msg)
+	}
+	if code, err := sc2.Stop(30 * time.Second); err != nil || code != 0 {
+		t.Fatalf("SIGTERM: exit %d, %v", code, err)
+	}
+	sc3 := d.start(t, "web-1", nil)
+	if msg := flWaitSeqs(t, 3000, 3149, []string{"a.log"}, sc2, sc3); msg != "" {
 		t.Errorf("after a clean restart: %s", msg)
 	}
 }
@@ -445,24 +459,35 @@ func flSameWidth(lo int) string {
 }
 
 // TestFileLayerInodeReuseSameSize is finding 3b: a file replaced on the same
-// inode by different content of exactly the same size is read again, without
-// a restart.
+// inode by different content of exactly the same size, behind the same first
+// kilobyte (a long banner), is read again. The reuse is forced while the
+// sidecar is stopped (see 3a); while it runs, a replacement is shipped too.
 func TestFileLayerInodeReuseSameSize(t *testing.T) {
 	d := newFLDirs(t)
 	b := filepath.Join(d.logDir, "b.log")
-	first, second := flSameWidth(0), flSameWidth(500)
-	if len(first) != len(second) || len(first) != 100*30 {
-		t.Fatalf("test data: sizes %d and %d, want 3000", len(first), len(second))
+	head := strings.Repeat(`{"msg":"a long banner line"}`+"\n", 40) // 1.1 KiB: more than the head fingerprint
+	first, second := head+flSameWidth(0), head+flSameWidth(500)
+	if len(first) != len(second) {
+		t.Fatalf("test data: sizes %d and %d differ", len(first), len(second))
 	}
 	flAppend(t, b, first)
 	sc := d.start(t, "web-1", nil)
 	if msg := flWaitSeqs(t, 0, 99, []string{"b.log"}, sc); msg != "" {
 		t.Fatalf("b.log before its replacement: %s", msg)
 	}
-	time.Sleep(time.Second) // past LOGLET_ROTATE_WAIT: the reader is done with it
+	if code, err := sc.Stop(30 * time.Second); err != nil || code != 0 {
+		t.Fatalf("SIGTERM: exit %d, %v", code, err)
+	}
 	flRecreateSameInode(t, b, second)
-	if msg := flWaitSeqs(t, 500, 599, []string{"b.log"}, sc); msg != "" {
+	sc2 := d.start(t, "web-1", nil)
+	if msg := flWaitSeqs(t, 500, 599, []string{"b.log"}, sc2); msg != "" {
 		t.Errorf("b.log replaced on the same inode by content of the same size: %s", msg)
+	}
+
+	os.Remove(b)
+	flAppend(t, b, head+flSameWidth(700))
+	if msg := flWaitSeqs(t, 700, 799, []string{"b.log"}, sc2); msg != "" {
+		t.Errorf("b.log replaced while the sidecar runs: %s", msg)
 	}
 }
 

@@ -482,6 +482,17 @@ func (p *Pipeline) startLocked(ctx, sendCtx context.Context, fl *file) {
 // gone and acknowledged, and removes rotated files that are fully shipped.
 func (p *Pipeline) saveCheckpoints() {
 	p.unsaved.Store(0)
+	// The descriptors of forgotten files are closed after the save, so that
+	// the state's new file does not take the inode just freed: a file
+	// re-created on it at once is then told apart by its fingerprint alone.
+	var forgotten []*os.File
+	defer func() {
+		for _, f := range forgotten {
+			if f != nil {
+				f.Close()
+			}
+		}
+	}()
 	p.mu.Lock()
 	entries := make([]checkpoint.Entry, 0, len(p.files))
 	for _, fl := range p.files {
@@ -493,7 +504,7 @@ func (p *Pipeline) saveCheckpoints() {
 		}
 		fl.mu.Unlock()
 		if fl.state == stateGone && settled {
-			p.forgetLocked(fl)
+			forgotten = append(forgotten, p.forgetLocked(fl))
 			continue
 		}
 		p.m.lagBytes.WithLabelValues(fl.name).Set(float64(max(lag, 0)))

@@ -114,6 +114,7 @@ func (p *Pipeline) scan(ctx, sendCtx context.Context, entries map[tail.Identity]
 		p.wakeReaderLocked(fl) // deleted or moved away: read to its end, then let go
 		if fl.state == stateDormant || fl.state == stateHeld {
 			fl.state = stateGone
+			p.markDirty() // forgotten, and its descriptor closed, at the next save
 		}
 	}
 	p.resolveCopiesLocked(ctx, sendCtx)
@@ -160,19 +161,20 @@ func (p *Pipeline) skipLocked(name string, kind tail.Kind) {
 		"name", name, "kind", kind.String())
 }
 
-// forgetLocked stops tracking fl and closes its descriptor. fl has no
-// reader and everything read from it is acknowledged.
-func (p *Pipeline) forgetLocked(fl *file) {
+// forgetLocked stops tracking fl and returns its descriptor, for the caller
+// to close. fl has no reader and everything read from it is acknowledged.
+func (p *Pipeline) forgetLocked(fl *file) *os.File {
 	delete(p.files, fl.id)
 	if p.byName[fl.name] == fl {
 		delete(p.byName, fl.name)
 	}
 	p.m.lagBytes.DeleteLabelValues(fl.name)
-	if fl.f != nil {
-		fl.f.Close()
+	f := fl.f
+	if f != nil {
 		fl.f = nil
 		p.m.filesOpen.Dec()
 	}
+	return f
 }
 
 // rotatedAway reports whether an unknown file that the include pattern does
