@@ -251,8 +251,12 @@ current-context: e2e
 		t.Errorf("certificates.source auto, in a cluster serving cert-manager.io/v1, did not choose cert-manager:\n%s", validated)
 	}
 
-	if out, err := helm(t, append([]string{"install", "other", chartDir, "--create-namespace", "--set", "certificates.source=helm"}, kc...)...); err != nil {
+	out, err := helm(t, append([]string{"install", "other", chartDir, "--create-namespace", "--set", "certificates.source=helm"}, kc...)...)
+	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "kubectl label namespace <namespace> loglet.dev/inject=enabled") || !strings.Contains(out, "ca.crt, username, password") {
+		t.Errorf("helm install's notes lack the opt-in and the Secret:\n%s", out)
 	}
 	const secretPath = "/api/v1/namespaces/loglet-helm/secrets/other-injector-tls"
 	var before corev1.Secret
