@@ -29,6 +29,11 @@ test: build vet
 # 127.0.0.1 (integration/k8s). build.sh builds both from Go modules into
 # $HOME/.cache/loglet-e2e the first time (about 7 minutes, 2 GB of memory),
 # then reuses them; the test itself takes seconds.
+# The Helm chart's tests (manifests/charts/loglet: lint, renderings, the
+# schema, the comparison with manifests/injector, an install) run here too,
+# not in `make test`: they need helm, which build.sh builds from modules into
+# the same cache (about 2 more minutes the first time), and `make test` stays
+# free of that build.
 e2e:
 	bin=$$(timeout 30m integration/k8s/build.sh) && \
 	cd integration/k8s/e2e && LOGLET_E2E_BIN_DIR="$$bin" $(GO) test -count=1 -timeout 10m .

@@ -25,7 +25,14 @@ package e2e
 //   - every manifest under manifests/ is accepted by a server-side apply
 //     with dryRun=All and fieldValidation=Strict (cert-manager's
 //     CustomResourceDefinitions, from the cert-manager module in go.mod,
-//     are installed first).
+//     are installed first);
+//   - the Helm chart (manifests/charts/loglet), rendered by the real helm,
+//     is server-side applied, its certificate works, and, with its webhook
+//     pointed at a loglet-injector run with the chart's Deployment's
+//     settings, pods are injected as the chart's values say (its
+//     cert-manager rendering passes a dry-run apply too);
+//   - `helm install` and `helm upgrade` against the API server keep the
+//     chart's generated certificate (lookup).
 
 import (
 	"bytes"
@@ -81,7 +88,8 @@ func TestInjector(t *testing.T) {
 
 	api := startCluster(t, bin, work)
 	ca := newCA(t)
-	injectorURL := startInjector(t, injectorBin, work, ca)
+	// The default cluster settings: the golden files are made with them.
+	injectorURL := startInjector(t, injectorBin, work, ca, "loglet-injector", nil)
 
 	for _, ns := range []string{"shop", "optin"} {
 		labels := map[string]string{}
@@ -252,6 +260,17 @@ func TestInjector(t *testing.T) {
 		}
 		applyManifests(t, api)
 	})
+	if t.Failed() {
+		return
+	}
+
+	t.Run("chart applied server-side injects pods", func(t *testing.T) {
+		applyChart(t, api, injectorBin, work, ca)
+	})
+
+	t.Run("chart installed by helm keeps its certificate on upgrade", func(t *testing.T) {
+		helmInstall(t, api, work)
+	})
 }
 
 // binDir is where etcd and kube-apiserver are: LOGLET_E2E_BIN_DIR, or what
@@ -386,6 +405,7 @@ func getOK(c *http.Client, url string) func() error {
 // apiServer is a client of the test's kube-apiserver.
 type apiServer struct {
 	url    string
+	caFile string // the API server's serving certificate, for clients such as helm
 	client *http.Client
 	gv     map[string]*metav1.APIResourceList // discovery, by group/version
 }
@@ -431,12 +451,12 @@ func startCluster(t *testing.T, bin, work string) *apiServer {
 		"--service-account-signing-key-file="+keyPath,
 		"--service-cluster-ip-range=10.96.0.0/24",
 	)
-	api := &apiServer{url: fmt.Sprintf("https://127.0.0.1:%d", apiPort), gv: map[string]*metav1.APIResourceList{}}
+	api := &apiServer{url: fmt.Sprintf("https://127.0.0.1:%d", apiPort), caFile: filepath.Join(certDir, "apiserver.crt"), gv: map[string]*metav1.APIResourceList{}}
 	// The API server writes a self-signed serving certificate into
 	// certDir before it listens; trust exactly that.
 	waitFor(t, "kube-apiserver", 120*time.Second, apiserver, func() error {
 		if api.client == nil {
-			pemBytes, err := os.ReadFile(filepath.Join(certDir, "apiserver.crt"))
+			pemBytes, err := os.ReadFile(api.caFile)
 			if err != nil {
 				return err
 			}
@@ -572,7 +592,10 @@ func newCA(t *testing.T) *testCA {
 	return &testCA{pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pool: pool, cert: cert, key: key}
 }
 
-func startInjector(t *testing.T, bin, work string, ca *testCA) string {
+// startInjector runs loglet-injector, named name in the test's logs, with
+// settings (LOGLET_INJECTOR_ variables) and a certificate from ca for
+// 127.0.0.1, and returns its URL once it is ready.
+func startInjector(t *testing.T, bin, work string, ca *testCA, name string, settings []string) string {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -592,21 +615,20 @@ func startInjector(t *testing.T, bin, work string, ca *testCA) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	certPath, keyPath := filepath.Join(work, "injector.crt"), filepath.Join(work, "injector.key")
+	certPath, keyPath := filepath.Join(work, name+".crt"), filepath.Join(work, name+".key")
 	writeFile(t, certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 	writeFile(t, keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}))
 
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	// The default cluster settings: the golden files are made with them.
-	injector := start(t, work, "loglet-injector", bin, []string{
-		"LOGLET_INJECTOR_ADDR=" + addr,
-		"LOGLET_INJECTOR_TLS_CERT_FILE=" + certPath,
-		"LOGLET_INJECTOR_TLS_KEY_FILE=" + keyPath,
+	injector := start(t, work, name, bin, append(settings,
+		"LOGLET_INJECTOR_ADDR="+addr,
+		"LOGLET_INJECTOR_TLS_CERT_FILE="+certPath,
+		"LOGLET_INJECTOR_TLS_KEY_FILE="+keyPath,
 		"LOGLET_INJECTOR_SHUTDOWN_DELAY=0s",
-	})
+	))
 	u := "https://" + addr
 	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool}}}
-	waitFor(t, "loglet-injector", 30*time.Second, injector, getOK(c, u+"/readyz"))
+	waitFor(t, name, 30*time.Second, injector, getOK(c, u+"/readyz"))
 	return u
 }
 
@@ -747,6 +769,9 @@ func applyManifests(t *testing.T, api *apiServer) {
 	}
 	var docs []doc
 	err := filepath.WalkDir(repoRoot+"/manifests", func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() && path == repoRoot+"/manifests/charts" {
+			return fs.SkipDir // templates, not manifests: the chart subtest applies its rendering
+		}
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".yaml") || d.Name() == "kustomization.yaml" {
 			return err
 		}
@@ -781,28 +806,11 @@ func applyManifests(t *testing.T, api *apiServer) {
 		}
 	}
 	for _, d := range docs {
-		apiVersion, _ := d.obj["apiVersion"].(string)
-		kind, _ := d.obj["kind"].(string)
-		meta, _ := d.obj["metadata"].(map[string]any)
-		name, _ := meta["name"].(string)
-		ns, _ := meta["namespace"].(string)
-		if ns == "" {
-			ns = "default"
-		}
-		if strings.HasPrefix(apiVersion, "cert-manager.io/") {
+		if apiVersion, _ := d.obj["apiVersion"].(string); strings.HasPrefix(apiVersion, "cert-manager.io/") {
+			kind, _ := d.obj["kind"].(string)
 			checkCertManagerKind(t, d.file, kind, d.raw)
 		}
-		path, _ := api.resourcePath(t, apiVersion, kind, ns)
-		q := url.Values{"dryRun": {"All"}, "fieldManager": {"loglet-e2e"}, "fieldValidation": {"Strict"}, "force": {"true"}}
-		status, body, header := api.do("PATCH", path+"/"+name, q, "application/apply-patch+yaml", d.raw)
-		if status != http.StatusOK && status != http.StatusCreated {
-			t.Errorf("%s: %s %s: server-side dry-run apply: %d %s", d.file, kind, name, status, body)
-			continue
-		}
-		if w := header.Values("Warning"); len(w) > 0 {
-			t.Errorf("%s: %s %s: API server warnings: %q", d.file, kind, name, w)
-		}
-		t.Logf("%s: %s %s accepted", d.file, kind, name)
+		api.serverSideApply(t, d.file, d.raw, true)
 	}
 }
 

@@ -351,6 +351,13 @@ func sidecarContainer(s Settings, p params) corev1.Container {
 	if p.topic != "" {
 		env = append(env, corev1.EnvVar{Name: "LOGLET_KAFKA_TOPIC", Value: p.topic})
 	}
+	for _, e := range []struct{ name, v string }{
+		{"LOGLET_KAFKA_KEY", s.KafkaKey}, {"LOGLET_KAFKA_COMPRESSION", s.KafkaCompression}, {"LOGLET_KAFKA_ACKS", s.KafkaAcks},
+	} {
+		if e.v != "" {
+			env = append(env, corev1.EnvVar{Name: e.name, Value: e.v})
+		}
+	}
 	if s.KafkaTLS {
 		env = append(env, corev1.EnvVar{Name: "LOGLET_KAFKA_TLS", Value: "true"})
 		if s.KafkaSecret != "" {

@@ -57,6 +57,9 @@ func TestMutateGolden(t *testing.T) {
 			MemoryLimit:                   "96Mi",
 			KafkaBrokers:                  []string{"kafka-0.kafka:9093", "kafka-1.kafka:9093"},
 			KafkaTopic:                    "logs.{namespace}.{pod}",
+			KafkaKey:                      "{label:app}",
+			KafkaCompression:              "zstd",
+			KafkaAcks:                     "one",
 			KafkaSecret:                   "loglet-kafka",
 			KafkaTLS:                      true,
 			KafkaClientCert:               true,
@@ -315,6 +318,10 @@ func TestSettingsValidate(t *testing.T) {
 		{"bad SASL", Settings{KafkaSecret: "k", KafkaSASLMechanism: "GSSAPI"}, "KAFKA_SASL_MECHANISM"},
 		{"SASL without Secret", Settings{KafkaSASLMechanism: "PLAIN"}, "needs KAFKA_SECRET"},
 		{"client cert without TLS", Settings{KafkaSecret: "k", KafkaClientCert: true}, "KAFKA_CLIENT_CERT"},
+		{"key, compression and acks", Settings{KafkaKey: "{namespace}/{label:app}", KafkaCompression: "zstd", KafkaAcks: "one"}, ""},
+		{"bad key", Settings{KafkaKey: "{podname}"}, "KAFKA_KEY"},
+		{"bad compression", Settings{KafkaCompression: "LZ4"}, "KAFKA_COMPRESSION"},
+		{"bad acks", Settings{KafkaAcks: "-1"}, "KAFKA_ACKS"},
 		{"negative grace period", Settings{TerminationGracePeriodSeconds: -1}, "negative"},
 	}
 	for _, tt := range tests {

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/loglet/loglet/sidecar/internal/podinfo"
 )
 
 // Defaults of [Settings]: what an empty field means.
@@ -64,6 +66,15 @@ type Settings struct {
 	// annotation says otherwise. Default: not set (the sidecar's
 	// logs.{namespace}).
 	KafkaTopic string `env:"KAFKA_TOPIC" help:"Kafka topic template (default: the sidecar's, logs.{namespace})"`
+	// KafkaKey becomes LOGLET_KAFKA_KEY, the message key template (same
+	// placeholders as the topic). Default: not set (the sidecar's {pod}).
+	KafkaKey string `env:"KAFKA_KEY" help:"Kafka message key template (default: the sidecar's, {pod})"`
+	// KafkaCompression becomes LOGLET_KAFKA_COMPRESSION: none, gzip,
+	// snappy, lz4 or zstd. Default: not set (the sidecar's lz4).
+	KafkaCompression string `env:"KAFKA_COMPRESSION" help:"none | gzip | snappy | lz4 | zstd (default: the sidecar's, lz4)"`
+	// KafkaAcks becomes LOGLET_KAFKA_ACKS: all or one. Default: not set
+	// (the sidecar's all).
+	KafkaAcks string `env:"KAFKA_ACKS" help:"all | one (default: the sidecar's, all)"`
 	// SharedTopicPrefixes are literal beginnings of topic names that any
 	// namespace's pods may produce to: a topic template (the cluster's, or
 	// a pod's loglet.dev/topic) that starts with one is allowed although it
@@ -165,6 +176,17 @@ func (s Settings) Validate() error {
 	}
 	if err := s.checkTopicPolicy(s.KafkaTopic); err != nil {
 		return fmt.Errorf("%w: KAFKA_TOPIC: %w", ErrSettings, err)
+	}
+	if s.KafkaKey != "" {
+		if _, err := podinfo.New(podinfo.Env{}, nil, nil).Expand(s.KafkaKey); err != nil {
+			return fmt.Errorf("%w: KAFKA_KEY: %v", ErrSettings, err)
+		}
+	}
+	if s.KafkaCompression != "" && !slices.Contains([]string{"none", "gzip", "snappy", "lz4", "zstd"}, s.KafkaCompression) {
+		return fmt.Errorf("%w: KAFKA_COMPRESSION %q: want none, gzip, snappy, lz4 or zstd", ErrSettings, s.KafkaCompression)
+	}
+	if s.KafkaAcks != "" && !slices.Contains([]string{"all", "one"}, s.KafkaAcks) {
+		return fmt.Errorf("%w: KAFKA_ACKS %q: want all or one", ErrSettings, s.KafkaAcks)
 	}
 	if s.ImagePullPolicy != "" && !slices.Contains([]string{"Always", "IfNotPresent", "Never"}, s.ImagePullPolicy) {
 		return fmt.Errorf("%w: IMAGE_PULL_POLICY %q: want Always, IfNotPresent or Never", ErrSettings, s.ImagePullPolicy)
