@@ -150,6 +150,9 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 	// Every file and kind, so that a manifest that stops decoding (or is
 	// added without being checked) shows here.
 	want := []string{
+		"alerter/deployment.yaml Deployment",
+		"alerter/namespace.yaml Namespace",
+		"alerter/serviceaccount.yaml ServiceAccount",
 		"hostpath/deployment.yaml Deployment",
 		"injector/certificate.yaml Issuer",
 		"injector/certificate.yaml Certificate",
