@@ -11,7 +11,7 @@ import (
 	"syscall"
 )
 
-const usage = `usage: alerter
+const usage = `usage: alerter [-version]
 
 Posts a Slack-compatible webhook message for every loglet record in Kafka at
 level error or above or whose message mentions an exception or a panic.
@@ -44,11 +44,20 @@ sidecar/kafkasec), under the alerter's own prefix:
                                         again at every connection)
 `
 
+// version is loglet's version, set with -ldflags "-X main.version=..." by the
+// Makefile and the Dockerfile.
+var version = "0.2.0"
+
 func main() {
 	flag.Usage = func() {
 		fmt.Fprint(flag.CommandLine.Output(), usage)
 	}
+	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println("alerter", version)
+		return
+	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	environ := map[string]string{}
 	for _, kv := range os.Environ() {
