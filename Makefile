@@ -25,12 +25,15 @@ vet:
 	$(GO) vet ./...
 
 # test runs every test, including the fuzz seed corpora and the integration
-# tests that start the real bin/loglet process. The packages run under the
+# tests that start the real bin/loglet process. integration/monitoring (the
+# alert rules and the dashboard against the real /metrics) is a module of its
+# own, so that the Prometheus modules only it needs stay out of go.mod. The packages run under the
 # race detector (which needs cgo); the integration tests run the real,
 # static binaries.
 test: build vet
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m ./sidecar/... ./applib/... ./examples/...
 	LOGLET_BIN=$(BIN)/loglet $(GO) test -count=1 -timeout 20m ./integration/...
+	cd integration/monitoring && $(GO) vet . && LOGLET_BIN=$(BIN)/loglet $(GO) test -count=1 -timeout 10m .
 
 # e2e runs loglet-injector against a real kube-apiserver and etcd on
 # 127.0.0.1 (integration/k8s). build.sh builds both from Go modules into
