@@ -1,7 +1,14 @@
 # loglet build and test entry points. `make test` is what CI runs (through .ci/run).
 GO      ?= go
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X main.version=$(VERSION)
+# VERSION is the semantic version the binaries report (-version, the start
+# log line, loglet_build_info) and the images' tag: git describe's on a
+# commit at or after a vX.Y.Z tag (v dropped: 0.2.0, 0.2.0-3-gabc1234),
+# otherwise the VERSION file's.
+VERSION  ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null | sed 's/^v//' | grep . || cat VERSION)
+# REVISION is the commit, -dirty with uncommitted changes (set with -X:
+# GOFLAGS=-buildvcs=false and Docker builds without .git have no VCS stamp).
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
 BIN     := $(CURDIR)/bin
 
 export CGO_ENABLED ?= 0
@@ -11,19 +18,22 @@ export CGO_ENABLED ?= 0
 all: build
 
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/loglet ./sidecar/cmd/loglet
+	$(GO) build -trimpath -ldflags '$(LDFLAGS) -X main.revision=$(REVISION)' -o $(BIN)/loglet ./sidecar/cmd/loglet
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/loglet-injector ./sidecar/cmd/loglet-injector
 
 vet:
 	$(GO) vet ./...
 
 # test runs every test, including the fuzz seed corpora and the integration
-# tests that start the real bin/loglet process. The packages run under the
+# tests that start the real bin/loglet process. integration/monitoring (the
+# alert rules and the dashboard against the real /metrics) is a module of its
+# own, so that the Prometheus modules only it needs stay out of go.mod. The packages run under the
 # race detector (which needs cgo); the integration tests run the real,
 # static binaries.
 test: build vet
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 20m ./sidecar/... ./applib/... ./examples/...
 	LOGLET_BIN=$(BIN)/loglet $(GO) test -count=1 -timeout 20m ./integration/...
+	cd integration/monitoring && $(GO) vet . && LOGLET_BIN=$(BIN)/loglet $(GO) test -count=1 -timeout 10m .
 
 # e2e runs loglet-injector against a real kube-apiserver and etcd on
 # 127.0.0.1 (integration/k8s). build.sh builds both from Go modules into
@@ -67,11 +77,25 @@ bench: build
 	$(GO) build -o $(BIN)/loglet-bench-broker ./integration/bench/broker
 	$(BIN)/loglet-bench -loglet $(BIN)/loglet -broker $(BIN)/loglet-bench-broker $(BENCHFLAGS)
 
-# image builds the container image holding loglet and loglet-injector
-# (needs a Docker engine; CI checks the Dockerfile's go build lines instead).
-IMAGE ?= loglet:$(VERSION)
+# image builds the three images the manifests use, one Dockerfile target
+# each: $(REGISTRY)/loglet (loglet and loglet-injector), $(REGISTRY)/counter
+# and $(REGISTRY)/alerter, tagged $(VERSION). It needs a Docker engine; CI
+# checks the Dockerfile's go build lines and targets instead
+# (integration/dockerfile_test.go). `make image push` pushes them;
+# `make image kind-load` loads them into a kind cluster (KIND_CLUSTER).
+REGISTRY     ?= ghcr.io/loglet
+IMAGES       := loglet counter alerter
+DOCKER       ?= docker
+KIND_CLUSTER ?= kind
 image:
-	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+	$(foreach t,$(IMAGES),$(DOCKER) build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) --target $(t) -t $(REGISTRY)/$(t):$(VERSION) . &&) true
+
+.PHONY: push kind-load
+push:
+	$(foreach t,$(IMAGES),$(DOCKER) push $(REGISTRY)/$(t):$(VERSION) &&) true
+
+kind-load:
+	$(foreach t,$(IMAGES),kind load docker-image --name $(KIND_CLUSTER) $(REGISTRY)/$(t):$(VERSION) &&) true
 
 # bench-peers runs the headline data through rsyslog too (imfile, mmjsonparse,
 # omkafka: apt-get install rsyslog rsyslog-kafka), for a peer in the same run.

@@ -10,12 +10,15 @@ package integration_test
 import (
 	"bytes"
 	"debug/buildinfo"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -45,7 +48,7 @@ func TestDockerfileBuildCommandsSucceed(t *testing.T) {
 	for _, b := range df.builds {
 		pkgs = append(pkgs, b.pkg)
 	}
-	want := []string{"./sidecar/cmd/loglet", "./sidecar/cmd/loglet-injector"}
+	want := []string{"./sidecar/cmd/loglet", "./sidecar/cmd/loglet-injector", "./examples/counter", "./examples/alerter"}
 	if diff := cmp.Diff(want, pkgs); diff != "" {
 		t.Errorf("Dockerfile builds (-want +got):\n%s", diff)
 	}
@@ -63,15 +66,147 @@ func TestDockerfileBuildCommandsSucceed(t *testing.T) {
 			if err := checkBinary(bin, version); err != nil {
 				t.Error(err)
 			}
-			if path.Base(b.pkg) == "loglet" {
-				// The issue's promise: `loglet -version` prints the version.
-				got, err := exec.Command(bin, "-version").CombinedOutput()
-				if err != nil || !bytes.Contains(got, []byte(version)) {
-					t.Errorf("%s -version = %q, %v; want output containing %q", bin, got, err, version)
-				}
+			// The issue's promise: `loglet -version` (and every other
+			// binary's) prints the version the build was given.
+			got, err := exec.Command(bin, "-version").CombinedOutput()
+			if err != nil || !bytes.Contains(got, []byte(" "+version)) {
+				t.Errorf("%s -version = %q, %v; want output containing %q", bin, got, err, version)
 			}
 		})
 	}
+}
+
+// TestDockerfileTargets: one target per image, each holding the binaries
+// its manifests run, and the default target (the last stage, what a plain
+// `docker build .` makes) is loglet's.
+func TestDockerfileTargets(t *testing.T) {
+	df := readDockerfile(t)
+	got := map[string][]string{}
+	for name, st := range df.targets() {
+		got[name] = append(st.entrypoint, st.copied...)
+	}
+	want := map[string][]string{
+		"loglet":  {"/loglet", "/out/loglet", "/out/loglet-injector"},
+		"counter": {"/counter", "/out/counter"},
+		"alerter": {"/alerter", "/out/alerter"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("targets: entrypoint, then the binaries copied (-want +got):\n%s", diff)
+	}
+	if last := df.stages[len(df.stages)-1]; last.name != "loglet" {
+		t.Errorf("the default target is %q, want loglet", last.name)
+	}
+}
+
+// imageRef matches the project's image references.
+var imageRef = regexp.MustCompile(`ghcr\.io/loglet/([a-z0-9-]+)(:[^\s"'\x60)]*)?`)
+
+// TestManifestImagesAreBuilt: every image of the project that the
+// manifests, the README and the injector's default name is
+// ghcr.io/loglet/TARGET:VERSION, where TARGET is a Dockerfile target and
+// VERSION the VERSION file's, so that `make image` builds exactly what they
+// run.
+func TestManifestImagesAreBuilt(t *testing.T) {
+	root := moduleRoot(t)
+	version := readVersion(t)
+	targets := readDockerfile(t).targets()
+	files := []string{"README.md", "manifests/README.md", "sidecar/internal/inject/settings.go"}
+	err := filepath.WalkDir(filepath.Join(root, "manifests"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
+			rel, _ := filepath.Rel(root, p)
+			files = append(files, rel)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[string]bool{}
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range imageRef.FindAllStringSubmatch(string(data), -1) {
+			if m[2] == "" && strings.HasSuffix(f, ".md") {
+				continue // prose naming the repository, as in "push ghcr.io/loglet/loglet"
+			}
+			used[m[1]] = true
+			if targets[m[1]] == nil {
+				t.Errorf("%s: %s: no Dockerfile target %q builds it", f, m[0], m[1])
+			}
+			if m[2] != ":"+version {
+				t.Errorf("%s: %s: want the tag %s (the VERSION file)", f, m[0], version)
+			}
+		}
+	}
+	for name := range targets {
+		if !used[name] {
+			t.Errorf("Dockerfile target %q: no manifest uses ghcr.io/loglet/%s", name, name)
+		}
+	}
+}
+
+// TestMakeImageBuildsEveryTarget: `make image` builds and tags each
+// Dockerfile target with the version, and push and kind-load take the same
+// names.
+func TestMakeImageBuildsEveryTarget(t *testing.T) {
+	root := moduleRoot(t)
+	var want []string
+	for name := range readDockerfile(t).targets() {
+		want = append(want, name)
+	}
+	slices.Sort(want)
+	for _, goal := range []string{"image", "push", "kind-load"} {
+		cmd := exec.Command("make", "-n", "-s", goal, "VERSION=9.8.7", "REGISTRY=registry.example/team")
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("make -n %s: %v\n%s", goal, err, out)
+		}
+		var got []string
+		for _, m := range regexp.MustCompile(`registry\.example/team/([a-z0-9-]+):9\.8\.7`).FindAllStringSubmatch(string(out), -1) {
+			got = append(got, m[1])
+		}
+		slices.Sort(got)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("make %s names (-targets +made):\n%s\n%s", goal, diff, out)
+		}
+		if goal == "image" {
+			for _, name := range want {
+				if !strings.Contains(string(out), "--target "+name+" -t registry.example/team/"+name+":9.8.7") {
+					t.Errorf("make image does not build --target %s as registry.example/team/%s:9.8.7:\n%s", name, name, out)
+				}
+			}
+		}
+	}
+}
+
+func readDockerfile(t *testing.T) *dockerfile {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(moduleRoot(t), "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	df, err := parseDockerfile(string(src), nil)
+	if err != nil {
+		t.Fatalf("Dockerfile: %v", err)
+	}
+	return df
+}
+
+// readVersion returns the VERSION file's version.
+func readVersion(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(moduleRoot(t), "VERSION"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := strings.TrimSpace(string(data))
+	if !regexp.MustCompile(`^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$`).MatchString(v) {
+		t.Fatalf("VERSION %q is not a semantic version", v)
+	}
+	return v
 }
 
 // TestDockerfileCheckCatchesRot shows that the recipe checks and the build
@@ -100,7 +235,9 @@ ENTRYPOINT ["/hello"]
 		{"fat base", "gcr.io/distroless/static-debian12:nonroot", "debian:12", []string{`final stage is "debian:12", want gcr.io/distroless/static* or scratch`}},
 		{"root", "USER 65532:65532", "USER root", []string{`final stage runs as "root", want a non-root numeric user`}},
 		{"no user", "USER 65532:65532\n", "", []string{`final stage runs as "", want a non-root numeric user`}},
-		{"not copied", "COPY --from=build /out/hello /", "", []string{"/out/hello is built but not copied into the final stage"}},
+		{"not copied", "COPY --from=build /out/hello /", "", []string{"/out/hello is built but not copied into any image", `final stage: entrypoint ["/hello"] is not a binary copied into it`}},
+		{"no entrypoint", `ENTRYPOINT ["/hello"]`, "", []string{`final stage: entrypoint [] is not a binary copied into it`}},
+		{"root target", "FROM gcr.io/distroless/static-debian12:nonroot\n", "FROM gcr.io/distroless/static-debian12:nonroot AS hello\n", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,10 +310,29 @@ ENTRYPOINT ["/hello"]
 
 // dockerfile is the part of a Dockerfile these tests understand.
 type dockerfile struct {
-	builds    []goBuild // the build stage's RUN go build commands, in order
-	finalFrom string    // the final stage's base image
-	finalUser string    // the final stage's last USER, "" if none
-	copied    []string  // sources of COPY --from=... in the final stage
+	builds []goBuild // the build stages' RUN go build commands, in order
+	stages []*stage  // every stage, in order; the last is the default target
+}
+
+// stage is one FROM ... [AS name] section.
+type stage struct {
+	name       string   // the AS name, "" if none
+	from       string   // the base image
+	user       string   // the last USER, "" if none
+	copied     []string // sources of COPY --from=...
+	entrypoint []string // ENTRYPOINT in exec form
+	builds     bool     // it runs go build (a build stage, not an image)
+}
+
+// targets returns the image stages (those that build nothing), by name.
+func (df *dockerfile) targets() map[string]*stage {
+	out := map[string]*stage{}
+	for _, st := range df.stages {
+		if !st.builds {
+			out[st.name] = st
+		}
+	}
+	return out
 }
 
 // goBuild is one `RUN go build` line, with its stage's environment.
@@ -195,6 +351,7 @@ func parseDockerfile(src string, buildArgs map[string]string) (*dockerfile, erro
 	global := map[string]string{}
 	var vars map[string]string // the current stage's ARG and ENV values
 	var env []string
+	var cur *stage
 	stages := 0
 	arg := func(scope map[string]string, decl string) {
 		name, def, _ := strings.Cut(decl, "=")
@@ -251,7 +408,11 @@ func parseDockerfile(src string, buildArgs map[string]string) (*dockerfile, erro
 			}
 			stages++
 			vars, env = map[string]string{}, nil
-			df.finalFrom, df.finalUser, df.copied = words[0], "", nil
+			cur = &stage{from: words[0]}
+			if len(words) == 3 && strings.EqualFold(words[1], "AS") {
+				cur.name = words[2]
+			}
+			df.stages = append(df.stages, cur)
 		case "ENV":
 			words, err := shellWords(rest, vars)
 			if err != nil {
@@ -269,7 +430,11 @@ func parseDockerfile(src string, buildArgs map[string]string) (*dockerfile, erro
 				env = append(env, w)
 			}
 		case "USER":
-			df.finalUser = rest
+			cur.user = rest
+		case "ENTRYPOINT":
+			if err := json.Unmarshal([]byte(rest), &cur.entrypoint); err != nil {
+				return nil, fail("want the exec form: %v", err)
+			}
 		case "COPY":
 			words, err := shellWords(rest, vars)
 			if err != nil {
@@ -282,7 +447,7 @@ func parseDockerfile(src string, buildArgs map[string]string) (*dockerfile, erro
 						srcs = append(srcs, w)
 					}
 				}
-				df.copied = append(df.copied, srcs...)
+				cur.copied = append(cur.copied, srcs...)
 			}
 		case "RUN":
 			if strings.HasPrefix(rest, "[") {
@@ -323,6 +488,7 @@ func parseDockerfile(src string, buildArgs map[string]string) (*dockerfile, erro
 				return nil, fail("go build needs -o PATH and one package")
 			}
 			df.builds = append(df.builds, b)
+			cur.builds = true
 		}
 	}
 	if stages == 0 {
@@ -362,22 +528,34 @@ func checkRecipe(df *dockerfile) []string {
 			problems = append(problems, b.pkg+": no -trimpath")
 		}
 		if !strings.Contains(ldflags, "-X main.version=\x00VERSION\x00") {
-			problems = append(problems, fmt.Sprintf("%s: -ldflags %q do not set main.version from the VERSION build arg", b.pkg, strings.ReplaceAll(ldflags, "\x00", "")))
+			problems = append(problems, fmt.Sprintf("%s: -ldflags %q do not set main.version from the VERSION build arg", b.pkg, unmark(ldflags)))
 		}
 		found := false
-		for _, c := range df.copied {
-			found = found || c == b.out
+		for _, st := range df.stages {
+			found = found || slices.Contains(st.copied, b.out)
 		}
 		if !found {
-			problems = append(problems, b.out+" is built but not copied into the final stage")
+			problems = append(problems, b.out+" is built but not copied into any image")
 		}
 	}
-	if !strings.HasPrefix(df.finalFrom, "gcr.io/distroless/static") && df.finalFrom != "scratch" {
-		problems = append(problems, fmt.Sprintf("final stage is %q, want gcr.io/distroless/static* or scratch", df.finalFrom))
-	}
-	user, _, _ := strings.Cut(df.finalUser, ":")
-	if n, err := strconv.Atoi(user); err != nil || n == 0 {
-		problems = append(problems, fmt.Sprintf("final stage runs as %q, want a non-root numeric user", df.finalUser))
+	for _, st := range df.stages {
+		if st.builds {
+			continue
+		}
+		what := "final stage"
+		if st.name != "" {
+			what = fmt.Sprintf("target %q", st.name)
+		}
+		if !strings.HasPrefix(st.from, "gcr.io/distroless/static") && st.from != "scratch" {
+			problems = append(problems, fmt.Sprintf("%s is %q, want gcr.io/distroless/static* or scratch", what, st.from))
+		}
+		user, _, _ := strings.Cut(st.user, ":")
+		if n, err := strconv.Atoi(user); err != nil || n == 0 {
+			problems = append(problems, fmt.Sprintf("%s runs as %q, want a non-root numeric user", what, st.user))
+		}
+		if len(st.entrypoint) == 0 || !slices.ContainsFunc(st.copied, func(c string) bool { return "/"+path.Base(c) == st.entrypoint[0] }) {
+			problems = append(problems, fmt.Sprintf("%s: entrypoint %q is not a binary copied into it", what, st.entrypoint))
+		}
 	}
 	return problems
 }
@@ -388,7 +566,7 @@ func (b goBuild) run(dir, outDir string) (string, error) {
 	bin := filepath.Join(outDir, path.Base(b.out))
 	args := make([]string, 0, len(b.args))
 	for i := 0; i < len(b.args); i++ {
-		a := strings.ReplaceAll(b.args[i], "\x00", "")
+		a := unmark(b.args[i])
 		switch {
 		case a == "-o":
 			args = append(args, "-o", bin)
@@ -403,12 +581,17 @@ func (b goBuild) run(dir, outDir string) (string, error) {
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOWORK=off")
 	for _, kv := range b.env {
-		cmd.Env = append(cmd.Env, strings.ReplaceAll(kv, "\x00", ""))
+		cmd.Env = append(cmd.Env, unmark(kv))
 	}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
 	}
 	return bin, nil
+}
+
+// unmark removes the marker shellWords puts before an expanded VERSION.
+func unmark(s string) string {
+	return strings.ReplaceAll(s, "\x00VERSION\x00", "")
 }
 
 // checkBinary checks that the binary at bin is static, trimmed and carries

@@ -25,6 +25,9 @@ type alerter struct {
 	hook   *webhook
 	limit  *podLimiter
 	kafka  *kafka.Client
+	// dialer connects the consumer group's reader, with the same TLS and
+	// SASL as kafka.
+	dialer *kafka.Dialer
 	now    func() time.Time
 	// maxWait bounds a fetch request, and so how long closing the reader
 	// takes. Zero means 1s.
@@ -40,12 +43,19 @@ type alerter struct {
 // alerter must still stop, well within Kubernetes' 30s grace period.
 const defaultCloseTimeout = 20 * time.Second
 
-// newAlerter checks cfg (after applying its defaults) and returns an alerter
-// that logs to log.
+// newAlerter checks cfg (after applying its defaults), reads the TLS and
+// SASL files it names, and returns an alerter that logs to log.
 func newAlerter(cfg config, log *slog.Logger) (*alerter, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	sec, err := cfg.Security.Client(kafkaPrefix)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.TLSInsecureSkipVerify {
+		log.Warn(kafkaPrefix + "TLS_INSECURE_SKIP_VERIFY is true: the brokers' certificates are not verified, so anyone on the network path can read the records")
 	}
 	return &alerter{
 		cfg:    cfg,
@@ -58,9 +68,10 @@ func newAlerter(cfg config, log *slog.Logger) (*alerter, error) {
 			retryMax: cfg.RetryMax,
 			log:      log,
 		},
-		limit: newPodLimiter(cfg.PodBurst, cfg.PodInterval),
-		kafka: &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second, Transport: &kafka.Transport{}},
-		now:   time.Now,
+		limit:  newPodLimiter(cfg.PodBurst, cfg.PodInterval),
+		kafka:  &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second, Transport: sec.Transport("loglet-alerter")},
+		dialer: sec.Dialer(),
+		now:    time.Now,
 	}, nil
 }
 
@@ -136,6 +147,7 @@ func (a *alerter) consume(ctx context.Context, topics []string) error {
 	}
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:        a.cfg.Brokers,
+		Dialer:         a.dialer,
 		GroupID:        a.cfg.GroupID,
 		GroupTopics:    names,
 		StartOffset:    start,

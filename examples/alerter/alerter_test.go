@@ -23,6 +23,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/loglet/loglet/sidecar/kafkasec"
 )
 
 // kafkaTimeout bounds each request the tests make to the broker.
@@ -34,16 +36,24 @@ type testKafka struct {
 	t      *testing.T
 	addrs  []string
 	client *kafka.Client
+	sec    *kafkasec.Client // how the test itself connects
 }
 
 func startKafka(t *testing.T) *testKafka {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0))
+	return startKafkaWith(t, &kafkasec.Client{})
+}
+
+// startKafkaWith starts a kfake cluster with opts, to which the test
+// connects with sec.
+func startKafkaWith(t *testing.T, sec *kafkasec.Client, opts ...kfake.Opt) *testKafka {
+	t.Helper()
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.Ports(0)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := &kafka.Transport{}
-	k := &testKafka{t: t, addrs: c.ListenAddrs(), client: &kafka.Client{Addr: kafka.TCP(c.ListenAddrs()...), Timeout: 10 * time.Second, Transport: tr}}
+	tr := sec.Transport("test")
+	k := &testKafka{t: t, addrs: c.ListenAddrs(), sec: sec, client: &kafka.Client{Addr: kafka.TCP(c.ListenAddrs()...), Timeout: 10 * time.Second, Transport: tr}}
 	t.Cleanup(func() {
 		tr.CloseIdleConnections()
 		c.Close()
@@ -70,7 +80,7 @@ func (k *testKafka) createTopic(name string, partitions int) {
 // the broker's acknowledgement.
 func (k *testKafka) produce(topic string, recs ...testRecord) {
 	k.t.Helper()
-	tr := &kafka.Transport{}
+	tr := k.sec.Transport("test")
 	defer tr.CloseIdleConnections()
 	w := &kafka.Writer{Addr: kafka.TCP(k.addrs...), Balancer: &kafka.Hash{}, BatchTimeout: time.Millisecond, RequiredAcks: kafka.RequireAll, Transport: tr}
 	defer w.Close()

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v10"
+
+	"github.com/loglet/loglet/sidecar/kafkasec"
 )
 
 // config is the alerter's configuration. Its zero value, apart from the two
@@ -41,7 +43,15 @@ type config struct {
 	RetryMax time.Duration `env:"ALERT_RETRY_MAX"`
 	// HTTPTimeout bounds one webhook request. Zero means 10s.
 	HTTPTimeout time.Duration `env:"ALERT_HTTP_TIMEOUT"`
+	// Security is TLS and SASL to Kafka, read exactly as the loglet sidecar
+	// reads its own (package kafkasec), under the alerter's prefix:
+	// ALERT_KAFKA_TLS, ALERT_KAFKA_TLS_CA_FILE, ALERT_KAFKA_SASL_MECHANISM,
+	// ALERT_KAFKA_SASL_USERNAME, ALERT_KAFKA_SASL_PASSWORD_FILE and the rest.
+	kafkasec.Security `envPrefix:"ALERT_KAFKA_"`
 }
+
+// kafkaPrefix is the prefix of the alerter's Kafka variables.
+const kafkaPrefix = "ALERT_KAFKA_"
 
 // loadConfig reads the configuration from environ (NAME=value pairs keyed by
 // name) and checks it.
@@ -58,7 +68,11 @@ func loadConfig(environ map[string]string) (config, error) {
 			var pe env.ParseError
 			if errors.As(e, &pe) {
 				if f, ok := reflect.TypeFor[config]().FieldByName(pe.Name); ok {
-					e = fmt.Errorf("%s: %w", f.Tag.Get("env"), pe.Err)
+					name := f.Tag.Get("env")
+					if len(f.Index) > 1 { // a kafkasec.Security field
+						name = kafkaPrefix + name
+					}
+					e = fmt.Errorf("%s: %w", name, pe.Err)
 				}
 			}
 			errs = append(errs, e)
@@ -129,6 +143,9 @@ func (c config) validate() error {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %v: want a positive duration", d.name, d.v))
 		}
+	}
+	if err := c.Security.Validate(kafkaPrefix); err != nil {
+		errs = append(errs, err)
 	}
 	if c.RetryMax < c.RetryMin {
 		errs = append(errs, fmt.Errorf("ALERT_RETRY_MAX %v is below ALERT_RETRY_MIN %v", c.RetryMax, c.RetryMin))

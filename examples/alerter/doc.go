@@ -41,7 +41,27 @@
 //	ALERT_RETRY_MAX        the longest wait between posts (1m)
 //	ALERT_HTTP_TIMEOUT     timeout of one webhook request (10s)
 //
-// It logs JSON to stderr and stops cleanly on SIGINT or SIGTERM. It speaks
-// plain TCP to Kafka; add a kafka.Dialer with TLS and SASL in consume for a
-// secured cluster.
+// TLS and SASL to Kafka are read, checked and applied by the same code as
+// the loglet sidecar's LOGLET_KAFKA_TLS_* and LOGLET_KAFKA_SASL_* (package
+// github.com/loglet/loglet/sidecar/kafkasec), under the alerter's own prefix,
+// because the alerter is a consumer with an identity of its own (it needs
+// Read and Describe on the topics and the consumer group, where loglet needs
+// Write):
+//
+//	ALERT_KAFKA_TLS                       connect to Kafka with TLS (true | false)
+//	ALERT_KAFKA_TLS_CA_FILE               PEM file of CAs to trust instead of the system roots
+//	ALERT_KAFKA_TLS_CERT_FILE             client certificate (PEM) for mutual TLS
+//	ALERT_KAFKA_TLS_KEY_FILE              client key (PEM) for mutual TLS
+//	ALERT_KAFKA_TLS_SERVER_NAME           server name to verify, when it differs from the broker host
+//	ALERT_KAFKA_TLS_INSECURE_SKIP_VERIFY  do not verify the brokers' certificates (logs a warning)
+//	ALERT_KAFKA_SASL_MECHANISM            PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 (empty: no SASL)
+//	ALERT_KAFKA_SASL_USERNAME             SASL user name
+//	ALERT_KAFKA_SASL_PASSWORD_FILE        file holding the SASL password (a mounted Secret; read
+//	                                      again at every connection)
+//
+// The client key pair is read again at every TLS handshake and the password
+// at every new connection, so renewed certificates and a rotated Secret are
+// used without a restart.
+//
+// It logs JSON to stderr and stops cleanly on SIGINT or SIGTERM.
 package main

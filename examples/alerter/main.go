@@ -11,7 +11,7 @@ import (
 	"syscall"
 )
 
-const usage = `usage: alerter
+const usage = `usage: alerter [-version]
 
 Posts a Slack-compatible webhook message for every loglet record in Kafka at
 level error or above or whose message mentions an exception or a panic.
@@ -28,13 +28,36 @@ Environment:
   ALERT_RETRY_MIN        first wait after a failed post (1s); doubles up to
   ALERT_RETRY_MAX        the longest wait between posts (1m)
   ALERT_HTTP_TIMEOUT     timeout of one webhook request (10s)
+
+TLS and SASL to Kafka, checked and applied exactly as the loglet sidecar's
+LOGLET_KAFKA_TLS_* and LOGLET_KAFKA_SASL_* (the same code, package
+sidecar/kafkasec), under the alerter's own prefix:
+  ALERT_KAFKA_TLS                       connect to Kafka with TLS (true | false)
+  ALERT_KAFKA_TLS_CA_FILE               PEM file of CAs to trust instead of the system roots
+  ALERT_KAFKA_TLS_CERT_FILE             client certificate (PEM) for mutual TLS
+  ALERT_KAFKA_TLS_KEY_FILE              client key (PEM) for mutual TLS
+  ALERT_KAFKA_TLS_SERVER_NAME           server name to verify, when it differs from the broker host
+  ALERT_KAFKA_TLS_INSECURE_SKIP_VERIFY  do not verify the brokers' certificates (logs a warning)
+  ALERT_KAFKA_SASL_MECHANISM            PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 (empty: no SASL)
+  ALERT_KAFKA_SASL_USERNAME             SASL user name
+  ALERT_KAFKA_SASL_PASSWORD_FILE        file holding the SASL password (a mounted Secret; read
+                                        again at every connection)
 `
+
+// version is loglet's version, set with -ldflags "-X main.version=..." by the
+// Makefile and the Dockerfile.
+var version = "0.2.0"
 
 func main() {
 	flag.Usage = func() {
 		fmt.Fprint(flag.CommandLine.Output(), usage)
 	}
+	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println("alerter", version)
+		return
+	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	environ := map[string]string{}
 	for _, kv := range os.Environ() {

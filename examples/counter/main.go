@@ -34,6 +34,10 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
+// version is loglet's version, set with -ldflags "-X main.version=..." by the
+// Makefile and the Dockerfile.
+var version = "0.2.0"
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -50,6 +54,7 @@ type options struct {
 	interval   time.Duration // between records
 	records    int           // stop after this many; 0: run until stopped
 	errorEvery int           // log every Nth request as failed; 0: never
+	version    bool          // print the version and exit
 }
 
 func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (options, error) {
@@ -75,6 +80,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	var o options
 	fs.DurationVar(&o.interval, "interval", def.interval, "time between records (COUNTER_INTERVAL)")
 	fs.IntVar(&o.records, "n", def.records, "stop after this many records; 0 runs until SIGINT or SIGTERM (COUNTER_RECORDS)")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.IntVar(&o.errorEvery, "error-every", def.errorEvery, "log every Nth request as an error, for trying alerts; 0 never (COUNTER_ERROR_EVERY)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
@@ -94,6 +100,10 @@ func realMain(ctx context.Context, args []string, getenv func(string) string, st
 	o, err := parseOptions(args, getenv, stderr)
 	if err != nil {
 		return err
+	}
+	if o.version {
+		fmt.Fprintln(stderr, "counter", version)
+		return nil
 	}
 	out, err := applib.OpenEnv()
 	if err != nil {

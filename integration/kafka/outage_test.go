@@ -1,6 +1,8 @@
 package kafka_test
 
 import (
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +39,12 @@ func TestOutage(t *testing.T) {
 	k.Restart(t)
 
 	sc.WaitFor(t, 30*time.Second, "/status/kafka 200 after the outage", func() bool { s, _ := sc.Get("/status/kafka"); return s == 200 })
+	// The recovery line gives the outage's length in readable units
+	// ("after":"21.337s"), not integer nanoseconds.
+	sc.WaitFor(t, 10*time.Second, "the recovery log line", func() bool { return strings.Contains(sc.Output(), "Kafka requests succeed again") })
+	if m := regexp.MustCompile(`"msg":"Kafka requests succeed again".*"after":("[0-9.]+(m|s|ms)[0-9.ms]*"|[0-9]+)`).FindStringSubmatch(sc.Output()); m == nil || !strings.HasPrefix(m[1], `"`) {
+		t.Errorf(`the recovery line does not give "after" as a readable duration: %q`, m)
+	}
 	time.Sleep(2 * time.Second)
 	w.halt()
 	total := w.next

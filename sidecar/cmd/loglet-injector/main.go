@@ -38,7 +38,10 @@ import (
 	"github.com/loglet/loglet/sidecar/internal/inject"
 )
 
-var version = "dev" // set with -ldflags "-X main.version=..."
+// version is loglet's semantic version, kept equal to the repository's
+// VERSION file; builds from a tagged commit set it with -ldflags
+// "-X main.version=...".
+var version = "0.2.0"
 
 const envPrefix = "LOGLET_INJECTOR_"
 

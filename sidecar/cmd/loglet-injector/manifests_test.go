@@ -28,10 +28,13 @@ const manifestsDir = "../../../manifests"
 // externalKinds are kinds from outside Kubernetes' own API, whose Go types
 // are not linked here. The end-to-end test (integration/k8s) installs
 // cert-manager's CustomResourceDefinitions and has the real API server
-// validate these objects strictly.
+// validate these objects strictly; integration/monitoring decodes the
+// Prometheus Operator's kinds strictly into the Operator's own Go types.
 var externalKinds = map[schema.GroupVersionKind]bool{
-	{Group: "cert-manager.io", Version: "v1", Kind: "Issuer"}:      true,
-	{Group: "cert-manager.io", Version: "v1", Kind: "Certificate"}: true,
+	{Group: "cert-manager.io", Version: "v1", Kind: "Issuer"}:               true,
+	{Group: "cert-manager.io", Version: "v1", Kind: "Certificate"}:          true,
+	{Group: "monitoring.coreos.com", Version: "v1", Kind: "PodMonitor"}:     true,
+	{Group: "monitoring.coreos.com", Version: "v1", Kind: "PrometheusRule"}: true,
 }
 
 // strictDecoder decodes YAML into the Kubernetes API types, failing on
@@ -52,9 +55,18 @@ func strictDecoder(t *testing.T) runtime.Decoder {
 // kustomization is the part of kustomize's Kustomization these manifests
 // use; decoding into it strictly catches anything else.
 type kustomization struct {
-	APIVersion string   `json:"apiVersion"`
-	Kind       string   `json:"kind"`
-	Resources  []string `json:"resources"`
+	APIVersion         string   `json:"apiVersion"`
+	Kind               string   `json:"kind"`
+	Resources          []string `json:"resources"`
+	ConfigMapGenerator []struct {
+		Name      string   `json:"name"`
+		Namespace string   `json:"namespace"`
+		Files     []string `json:"files"`
+		Options   struct {
+			DisableNameSuffixHash bool              `json:"disableNameSuffixHash"`
+			Labels                map[string]string `json:"labels"`
+		} `json:"options"`
+	} `json:"configMapGenerator"`
 }
 
 var docSeparator = regexp.MustCompile(`(?m)^---\s*$`)
@@ -102,6 +114,17 @@ func readManifests(t *testing.T) []manifest {
 					t.Errorf("%s: resource %s: %v", rel, r, err)
 				}
 				listed[filepath.Clean(p)] = true
+			}
+			for _, g := range k.ConfigMapGenerator {
+				for _, f := range g.Files {
+					_, src, _ := strings.Cut(f, "=") // key=file, or file alone
+					if src == "" {
+						src = f
+					}
+					if _, err := os.Stat(filepath.Join(filepath.Dir(path), src)); err != nil {
+						t.Errorf("%s: configMapGenerator %s: %v", rel, g.Name, err)
+					}
+				}
 			}
 			return nil
 		}
@@ -153,6 +176,9 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 	// Every file and kind, so that a manifest that stops decoding (or is
 	// added without being checked) shows here.
 	want := []string{
+		"alerter/deployment.yaml Deployment",
+		"alerter/namespace.yaml Namespace",
+		"alerter/serviceaccount.yaml ServiceAccount",
 		"hostpath/deployment.yaml Deployment",
 		"injector/certificate.yaml Issuer",
 		"injector/certificate.yaml Certificate",
@@ -164,6 +190,8 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 		"injector/poddisruptionbudget.yaml PodDisruptionBudget",
 		"injector/service.yaml Service",
 		"injector/serviceaccount.yaml ServiceAccount",
+		"monitoring/podmonitor.yaml PodMonitor",
+		"monitoring/prometheusrule.yaml PrometheusRule",
 		"sidecar/deployment.yaml Deployment",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -18,13 +18,21 @@ import (
 	_ "time/tzdata" // LOGLET_DEFAULT_TZ works in a distroless image without zoneinfo
 
 	"github.com/loglet/loglet/sidecar/internal/agent"
+	"github.com/loglet/loglet/sidecar/internal/buildinfo"
 	"github.com/loglet/loglet/sidecar/internal/config"
 	"github.com/loglet/loglet/sidecar/internal/logging"
 	"github.com/loglet/loglet/sidecar/internal/memlimit"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version is loglet's semantic version, kept equal to the repository's
+// VERSION file (integration/version_test.go checks it); builds from a tagged
+// commit set it with -ldflags "-X main.version=..." (the Makefile's and the
+// Dockerfile's VERSION, from git describe).
+var version = "0.2.0"
+
+// revision is the source revision, set with -ldflags "-X main.revision=..."
+// where Go's own VCS stamp is missing (a Docker build without .git).
+var revision = ""
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
@@ -48,7 +56,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return 2
 	}
 	if *showVersion {
-		fmt.Fprintf(stdout, "loglet %s\n", version)
+		b := buildinfo.Read(version, revision)
+		fmt.Fprintf(stdout, "loglet %s (%s, revision %s)\n", b.Version, b.GoVersion, b.Revision)
 		return 0
 	}
 	cfg, err := config.Load(environ)
@@ -62,7 +71,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	} else if limit > 0 {
 		logger.Info("Go memory limit set from the container's", "bytes", limit)
 	}
-	if err := agent.Run(ctx, cfg, logger, stdout); err != nil {
+	if err := agent.Run(ctx, cfg, buildinfo.Read(version, revision), logger, stdout); err != nil {
 		logger.Error("loglet failed", "err", err)
 		return 1
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/loglet/loglet/sidecar/internal/buildinfo"
 	"github.com/loglet/loglet/sidecar/internal/config"
 	"github.com/loglet/loglet/sidecar/internal/pipeline"
 	"github.com/loglet/loglet/sidecar/internal/podinfo"
@@ -23,13 +24,20 @@ import (
 // Run runs the sidecar until ctx ends and it has shut down. Records go to
 // stdout when cfg.Sink is "stdout"; logs go to logger. cfg comes from
 // config.Load, which checked everything that can be checked at start and
-// bound cfg.HTTPListener; Run serves on that listener and closes it.
-func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout io.Writer) error {
+// bound cfg.HTTPListener; Run serves on that listener and closes it. build
+// is reported in the start log line and as loglet_build_info.
+func Run(ctx context.Context, cfg *config.Config, build buildinfo.Info, logger *slog.Logger, stdout io.Writer) error {
 	if cfg.HTTPListener != nil {
 		defer cfg.HTTPListener.Close() // when Run fails before serving; a second Close is harmless
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), build.Collector())
+	// The buffer's size, so that a dashboard shows how full it is
+	// (loglet_buffered_bytes / loglet_max_buffer_bytes).
+	maxBuffer := prometheus.NewGauge(prometheus.GaugeOpts{Name: "loglet_max_buffer_bytes",
+		Help: "LOGLET_MAX_BUFFER_BYTES: unacknowledged record bytes at which reading pauses."})
+	maxBuffer.Set(float64(cfg.MaxBufferBytes))
+	reg.MustRegister(maxBuffer)
 
 	pods := &podinfo.Source{Env: cfg.Pod, Dir: cfg.PodinfoDir, Logger: logger}
 	if err := pods.Load(); err != nil {
@@ -73,6 +81,6 @@ func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout io
 			}
 		})
 	}
-	logger.Info("loglet started", "log_dir", cfg.LogDir, "sink", cfg.Sink, "pod", pods.Pod().Name, "namespace", pods.Pod().Namespace)
+	logger.Info("loglet started", "version", build.Version, "log_dir", cfg.LogDir, "sink", cfg.Sink, "pod", pods.Pod().Name, "namespace", pods.Pod().Namespace)
 	return p.Run(ctx)
 }

@@ -14,7 +14,7 @@ import (
 
 // Defaults of [Settings]: what an empty field means.
 const (
-	DefaultImage         = "ghcr.io/loglet/loglet:0.1.0"
+	DefaultImage         = "ghcr.io/loglet/loglet:0.2.0"
 	DefaultCPURequest    = "50m"
 	DefaultMemoryRequest = "32Mi"
 	DefaultCPULimit      = "500m"
@@ -47,7 +47,7 @@ var ErrSettings = errors.New("bad injector settings")
 // default given in its comment. Settings is a plain value: copy it freely.
 type Settings struct {
 	// Image is the loglet image of the sidecar. Default DefaultImage.
-	Image string `env:"IMAGE" help:"loglet sidecar image (default ghcr.io/loglet/loglet:0.1.0)"`
+	Image string `env:"IMAGE" help:"loglet sidecar image (default ghcr.io/loglet/loglet:0.2.0)"`
 	// ImagePullPolicy is the sidecar's pull policy. Default: unset, so the
 	// API server's default applies.
 	ImagePullPolicy string `env:"IMAGE_PULL_POLICY" help:"Always | IfNotPresent | Never (default: the API server's default)"`

@@ -13,6 +13,7 @@ import (
 
 	"github.com/loglet/loglet/sidecar/bytesize"
 	"github.com/loglet/loglet/sidecar/internal/podinfo"
+	"github.com/loglet/loglet/sidecar/kafkasec"
 )
 
 // Config is the Kafka output's configuration. The sidecar reads it from the
@@ -31,16 +32,9 @@ type Config struct {
 	Linger          time.Duration `env:"LINGER" envDefault:"20ms" help:"how long to wait for a batch to fill before sending it"`
 	MaxMessageBytes bytesize.Size `env:"MAX_MESSAGE_BYTES" envDefault:"1MiB" help:"a record larger than this is shortened (message cut, marked truncated); a size"`
 
-	TLS                   bool   `env:"TLS" help:"connect with TLS"`
-	TLSCAFile             string `env:"TLS_CA_FILE" help:"PEM file of CAs to trust instead of the system roots"`
-	TLSCertFile           string `env:"TLS_CERT_FILE" help:"client certificate (PEM) for mutual TLS"`
-	TLSKeyFile            string `env:"TLS_KEY_FILE" help:"client key (PEM) for mutual TLS"`
-	TLSServerName         string `env:"TLS_SERVER_NAME" help:"server name to verify, when it differs from the broker host"`
-	TLSInsecureSkipVerify bool   `env:"TLS_INSECURE_SKIP_VERIFY" help:"do not verify the broker's certificate (logs a warning; never in production)"`
-
-	SASLMechanism    string `env:"SASL_MECHANISM" help:"PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 (empty: no SASL)"`
-	SASLUsername     string `env:"SASL_USERNAME" help:"SASL user name"`
-	SASLPasswordFile string `env:"SASL_PASSWORD_FILE" help:"file holding the SASL password (for example a mounted Secret)"`
+	// Security is TLS and SASL: LOGLET_KAFKA_TLS_* and LOGLET_KAFKA_SASL_*,
+	// shared with the example alerter.
+	kafkasec.Security
 }
 
 // MinMaxMessageBytes is the smallest accepted MaxMessageBytes: below it a
@@ -98,47 +92,8 @@ func (c *Config) Validate() error {
 		bad("MAX_MESSAGE_BYTES", "%s: must be at least %d", c.MaxMessageBytes, MinMaxMessageBytes)
 	}
 
-	if !c.TLS {
-		for _, v := range []struct {
-			name string
-			set  bool
-		}{
-			{"TLS_CA_FILE", c.TLSCAFile != ""},
-			{"TLS_CERT_FILE", c.TLSCertFile != ""},
-			{"TLS_KEY_FILE", c.TLSKeyFile != ""},
-			{"TLS_SERVER_NAME", c.TLSServerName != ""},
-			{"TLS_INSECURE_SKIP_VERIFY", c.TLSInsecureSkipVerify},
-		} {
-			if v.set {
-				bad(v.name, "is set but LOGLET_KAFKA_TLS is not true")
-			}
-		}
-	}
-	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
-		if c.TLSCertFile == "" {
-			bad("TLS_CERT_FILE", "required when LOGLET_KAFKA_TLS_KEY_FILE is set")
-		} else {
-			bad("TLS_KEY_FILE", "required when LOGLET_KAFKA_TLS_CERT_FILE is set")
-		}
-	}
-
-	switch c.SASLMechanism {
-	case "":
-		if c.SASLUsername != "" {
-			bad("SASL_USERNAME", "is set but LOGLET_KAFKA_SASL_MECHANISM is empty")
-		}
-		if c.SASLPasswordFile != "" {
-			bad("SASL_PASSWORD_FILE", "is set but LOGLET_KAFKA_SASL_MECHANISM is empty")
-		}
-	case saslPlain, saslSCRAM256, saslSCRAM512:
-		if c.SASLUsername == "" {
-			bad("SASL_USERNAME", "required with LOGLET_KAFKA_SASL_MECHANISM=%s", c.SASLMechanism)
-		}
-		if c.SASLPasswordFile == "" {
-			bad("SASL_PASSWORD_FILE", "required with LOGLET_KAFKA_SASL_MECHANISM=%s", c.SASLMechanism)
-		}
-	default:
-		bad("SASL_MECHANISM", "%q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.SASLMechanism)
+	if err := c.Security.Validate(envPrefix); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

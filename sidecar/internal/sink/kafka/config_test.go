@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/loglet/loglet/sidecar/internal/podinfo"
+	"github.com/loglet/loglet/sidecar/kafkasec"
 )
 
 func TestValidate(t *testing.T) {
@@ -18,9 +19,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{"defaults", func(*Config) {}, nil},
 		{"full", func(c *Config) {
-			*c = Config{Brokers: []string{"k:9092"}, Topic: "logs.{namespace}.{label:team}", Key: "{pod}", Compression: "zstd",
-				Acks: "one", BatchBytes: 10, Linger: 0, MaxMessageBytes: 4096, TLS: true, TLSCAFile: "ca.pem",
-				TLSCertFile: "c.pem", TLSKeyFile: "k.pem", SASLMechanism: "SCRAM-SHA-512", SASLUsername: "u", SASLPasswordFile: "/pw"}
+			*c = Config{Brokers: []string{"k:9092"}, Topic: "logs.{namespace}.{label:team}", Key: "{pod}", Compression: "zstd", Acks: "one", BatchBytes: 10, Linger: 0, MaxMessageBytes: 4096, Security: kafkasec.Security{TLS: true, TLSCAFile: "ca.pem", TLSCertFile: "c.pem", TLSKeyFile: "k.pem", SASLMechanism: "SCRAM-SHA-512", SASLUsername: "u", SASLPasswordFile: "/pw"}}
 		}, nil},
 		{"no brokers", func(c *Config) { c.Brokers = []string{" ", ""} }, []string{"LOGLET_KAFKA_BROKERS: required"}},
 		{"bad broker", func(c *Config) { c.Brokers = []string{"k1", "k2:0", ":9092"} },
@@ -94,9 +93,7 @@ func TestCheckReportsEveryProblemAtOnce(t *testing.T) {
 	if err := os.WriteFile(pw, []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c := Config{Brokers: []string{"k:9092"}, TLS: true, TLSCAFile: notPEM,
-		TLSCertFile: filepath.Join(dir, "absent.crt"), TLSKeyFile: filepath.Join(dir, "absent.key"),
-		SASLMechanism: "PLAIN", SASLUsername: "u", SASLPasswordFile: filepath.Join(dir, "absent")}
+	c := Config{Brokers: []string{"k:9092"}, Security: kafkasec.Security{TLS: true, TLSCAFile: notPEM, TLSCertFile: filepath.Join(dir, "absent.crt"), TLSKeyFile: filepath.Join(dir, "absent.key"), SASLMechanism: "PLAIN", SASLUsername: "u", SASLPasswordFile: filepath.Join(dir, "absent")}}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/loglet/loglet/sidecar/kafkasec"
 )
 
 func writeFile(t *testing.T, dir, name, content string) string {
@@ -17,29 +19,11 @@ func writeFile(t *testing.T, dir, name, content string) string {
 	return p
 }
 
-func TestReadPassword(t *testing.T) {
-	dir := t.TempDir()
-	for _, tt := range []struct{ content, want string }{
-		{"s3cret", "s3cret"}, {"s3cret\n", "s3cret"}, {"s3cret\r\n", "s3cret"}, {" pad \n", " pad "},
-	} {
-		got, err := readPassword(writeFile(t, dir, "pw", tt.content))
-		if err != nil || got != tt.want {
-			t.Errorf("readPassword(%q) = %q, %v; want %q", tt.content, got, err, tt.want)
-		}
-	}
-	if _, err := readPassword(writeFile(t, dir, "empty", "\n")); err == nil || !strings.Contains(err.Error(), "empty") {
-		t.Errorf("empty file: %v", err)
-	}
-	if _, err := readPassword(filepath.Join(dir, "absent")); err == nil {
-		t.Error("missing file: no error")
-	}
-}
-
 func TestSASLMechanism(t *testing.T) {
 	dir := t.TempDir()
 	pw := writeFile(t, dir, "pw", "hunter2\n")
 	for _, name := range []string{saslPlain, saslSCRAM256, saslSCRAM512} {
-		c := Config{SASLMechanism: name, SASLUsername: "loglet", SASLPasswordFile: pw}
+		c := Config{Security: kafkasec.Security{SASLMechanism: name, SASLUsername: "loglet", SASLPasswordFile: pw}}
 		m, err := c.saslMechanism()
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -51,7 +35,7 @@ func TestSASLMechanism(t *testing.T) {
 			t.Errorf("%s: Start: %v", name, err)
 		}
 	}
-	c := Config{SASLMechanism: saslPlain, SASLUsername: "u", SASLPasswordFile: filepath.Join(dir, "absent")}
+	c := Config{Security: kafkasec.Security{SASLMechanism: saslPlain, SASLUsername: "u", SASLPasswordFile: filepath.Join(dir, "absent")}}
 	if _, err := c.saslMechanism(); err == nil || !strings.HasPrefix(err.Error(), "LOGLET_KAFKA_SASL_PASSWORD_FILE: ") {
 		t.Errorf("missing password file: %v", err)
 	}
@@ -64,9 +48,9 @@ func TestTLSConfigErrors(t *testing.T) {
 		c    Config
 		want string
 	}{
-		{Config{TLS: true, TLSCAFile: filepath.Join(dir, "absent")}, "LOGLET_KAFKA_TLS_CA_FILE: open "},
-		{Config{TLS: true, TLSCAFile: notPEM}, "LOGLET_KAFKA_TLS_CA_FILE: no PEM certificate in "},
-		{Config{TLS: true, TLSCertFile: notPEM, TLSKeyFile: notPEM}, "LOGLET_KAFKA_TLS_CERT_FILE and LOGLET_KAFKA_TLS_KEY_FILE: "},
+		{Config{Security: kafkasec.Security{TLS: true, TLSCAFile: filepath.Join(dir, "absent")}}, "LOGLET_KAFKA_TLS_CA_FILE: open "},
+		{Config{Security: kafkasec.Security{TLS: true, TLSCAFile: notPEM}}, "LOGLET_KAFKA_TLS_CA_FILE: no PEM certificate in "},
+		{Config{Security: kafkasec.Security{TLS: true, TLSCertFile: notPEM, TLSKeyFile: notPEM}}, "LOGLET_KAFKA_TLS_CERT_FILE and LOGLET_KAFKA_TLS_KEY_FILE: "},
 	} {
 		if _, err := tt.c.tlsConfig(); err == nil || !strings.HasPrefix(err.Error(), tt.want) {
 			t.Errorf("tlsConfig(%+v) = %v, want prefix %q", tt.c, err, tt.want)
@@ -78,14 +62,14 @@ func TestTLSConfigErrors(t *testing.T) {
 }
 
 func TestInsecureSkipVerifyWarns(t *testing.T) {
-	h := newSink(t, Config{Brokers: []string{"k:9092"}, TLS: true, TLSInsecureSkipVerify: true}, nil)
+	h := newSink(t, Config{Brokers: []string{"k:9092"}, Security: kafkasec.Security{TLS: true, TLSInsecureSkipVerify: true}}, nil)
 	if logs := h.logs.String(); !strings.Contains(logs, "level=WARN") || !strings.Contains(logs, "LOGLET_KAFKA_TLS_INSECURE_SKIP_VERIFY") {
 		t.Errorf("no warning at start:\n%s", logs)
 	}
 	if !h.tls.InsecureSkipVerify {
 		t.Error("verification not skipped")
 	}
-	if quiet := newSink(t, Config{Brokers: []string{"k:9092"}, TLS: true}, nil); quiet.logs.String() != "" {
+	if quiet := newSink(t, Config{Brokers: []string{"k:9092"}, Security: kafkasec.Security{TLS: true}}, nil); quiet.logs.String() != "" {
 		t.Errorf("unexpected logs: %s", quiet.logs)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/loglet/loglet/sidecar/internal/podinfo"
+	"github.com/loglet/loglet/sidecar/kafkasec"
 )
 
 func mustMechanism(t *testing.T, c Config) sasl.Mechanism {
@@ -90,8 +91,7 @@ func TestTLSAndSCRAM(t *testing.T) {
 	caFile := writeFile(t, dir, "ca.pem", string(ca.pem))
 	otherCA := writeFile(t, dir, "other.pem", string(newTestCA(t).pem))
 	cfg := func(pw, ca string) Config {
-		return Config{Brokers: c.ListenAddrs(), TLS: true, TLSCAFile: ca,
-			SASLMechanism: "SCRAM-SHA-512", SASLUsername: "loglet", SASLPasswordFile: writeFile(t, dir, "pw-"+pw, pw+"\n")}
+		return Config{Brokers: c.ListenAddrs(), Security: kafkasec.Security{TLS: true, TLSCAFile: ca, SASLMechanism: "SCRAM-SHA-512", SASLUsername: "loglet", SASLPasswordFile: writeFile(t, dir, "pw-"+pw, pw+"\n")}}
 	}
 
 	t.Run("works", func(t *testing.T) {
@@ -155,7 +155,7 @@ func TestACLDenied(t *testing.T) {
 		kfake.Superuser("PLAIN", "admin", "admin"),
 		kfake.User("PLAIN", "shop", "pw", acl(kmsg.ACLOperationWrite), acl(kmsg.ACLOperationDescribe)))
 	pw := writeFile(t, t.TempDir(), "pw", "pw")
-	cfg := Config{Brokers: c.ListenAddrs(), SASLMechanism: "PLAIN", SASLUsername: "shop", SASLPasswordFile: pw}
+	cfg := Config{Brokers: c.ListenAddrs(), Security: kafkasec.Security{SASLMechanism: "PLAIN", SASLUsername: "shop", SASLPasswordFile: pw}}
 
 	h := newSink(t, cfg, nil)
 	h.run(t)
@@ -206,7 +206,7 @@ func TestMutualTLS(t *testing.T) {
 	keyFile := writeFile(t, dir, "client-key.pem", string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})))
 	caFile := writeFile(t, dir, "ca.pem", string(ca.pem))
 
-	h := newSink(t, Config{Brokers: c.ListenAddrs(), TLS: true, TLSCAFile: caFile, TLSCertFile: certFile, TLSKeyFile: keyFile}, nil)
+	h := newSink(t, Config{Brokers: c.ListenAddrs(), Security: kafkasec.Security{TLS: true, TLSCAFile: caFile, TLSCertFile: certFile, TLSKeyFile: keyFile}}, nil)
 	h.run(t)
 	b := newBatch("f", 0, seqValues("m", 0, 5)...)
 	if err := h.Send(context.Background(), b.Batch); err != nil {
@@ -214,7 +214,7 @@ func TestMutualTLS(t *testing.T) {
 	}
 	waitAcked(t, b)
 
-	anon := newSink(t, Config{Brokers: c.ListenAddrs(), TLS: true, TLSCAFile: caFile}, nil)
+	anon := newSink(t, Config{Brokers: c.ListenAddrs(), Security: kafkasec.Security{TLS: true, TLSCAFile: caFile}}, nil)
 	anon.run(t)
 	eventually(t, 10*time.Second, "a refused handshake", func() bool {
 		return anon.metric(t, "loglet_kafka_send_errors_total", "kind=tls") >= 1
