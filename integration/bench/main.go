@@ -150,6 +150,7 @@ type scenario struct {
 	Format string // formatJSON or formatLogfmt
 	Acks   string // LOGLET_KAFKA_ACKS
 	Codec  string // LOGLET_KAFKA_COMPRESSION
+	Encode string // LOGLET_KAFKA_ENCODING ("" for its default, json)
 	Rate   int    // lines per second (steady)
 	Peer   string // "" for loglet, or peerRsyslog
 	Repeat int    // runs, of which the median is reported (0 means 1)
@@ -169,6 +170,7 @@ func defaultScenarios(o options) []scenario {
 		{Name: "1 file, JSON 180 B, snappy", Lines: n(500_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "snappy"},
 		{Name: "1 file, JSON 180 B, zstd", Lines: n(500_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "zstd"},
 		{Name: "1 file, JSON 180 B, gzip", Lines: n(500_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "gzip"},
+		{Name: "1 file, JSON 180 B, otlp_proto", Lines: n(1_000_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "none", Encode: "otlp_proto"},
 		{Name: "1 file, JSON 180 B, defaults (acks=all, lz4)", Lines: n(500_000), Files: 1, Size: 180, Format: formatJSON, Acks: "all", Codec: "lz4"},
 		{Name: "100 files, JSON 180 B", Lines: n(1_000_000), Files: 100, Size: 180, Format: formatJSON, Acks: "one", Codec: "none"},
 		{Name: "1 file, JSON 100 B", Lines: n(1_000_000), Files: 1, Size: 100, Format: formatJSON, Acks: "one", Codec: "none"},
@@ -266,6 +268,9 @@ func printReport(w io.Writer, o *options, results []result) {
 	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|"+sep+"--:|--:|--:|--:|")
 	for _, r := range results {
 		kafkaCol := "acks=" + r.Acks + ", " + r.Codec
+		if r.Encode != "" {
+			kafkaCol += ", " + r.Encode
+		}
 		if r.Kind == floor {
 			kafkaCol = "—"
 		}

@@ -95,6 +95,9 @@ func runScenario(ctx context.Context, o *options, s scenario) (result, error) {
 		"LOGLET_KAFKA_BROKERS=" + b.Addr, "LOGLET_KAFKA_ACKS=" + s.Acks, "LOGLET_KAFKA_COMPRESSION=" + s.Codec,
 		"LOGLET_HTTP_ADDR=" + httpAddr,
 	}
+	if s.Encode != "" {
+		env = append(env, "LOGLET_KAFKA_ENCODING="+s.Encode)
+	}
 	env = append(env, o.Env...)
 	ctx, cancel := context.WithTimeout(ctx, scenarioTimeout)
 	defer cancel()

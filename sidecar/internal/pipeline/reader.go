@@ -541,6 +541,7 @@ func (fr *fileReader) onRecord(text []byte, start, end int64, lines int, truncat
 	var res parse.Result
 	b.arena, res = fr.parser.Append(b.arena, &in, fr.pod)
 	b.add(n, oldCap, res.Time, start)
+	b.sb.Records[len(b.sb.Records)-1].ReadTime = fr.readTime // OTLP's observed time
 	fr.byFormat[res.Format]++
 	if res.ParseError {
 		fr.parseErrs[res.Detected]++

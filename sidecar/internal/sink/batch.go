@@ -24,6 +24,9 @@ type Record struct {
 	Time time.Time
 	// Pos is where the record starts in its source file.
 	Pos Position
+	// ReadTime is when the record was read from its file (OpenTelemetry's
+	// observed time); zero when unknown.
+	ReadTime time.Time
 }
 
 // Batch is a run of consecutive records read from one file. Its zero value is

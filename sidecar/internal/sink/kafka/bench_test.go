@@ -110,7 +110,7 @@ func benchmarkRecordEncoding(b *testing.B, codec string) {
 	b.ReportAllocs()
 	for done := 0; done < b.N; done += perRequest {
 		n := min(perRequest, b.N-done)
-		rs := protocol.RecordSet{Version: 2, Attributes: protocol.Attributes(c), Records: newRecordReader(key, entries[:n])}
+		rs := protocol.RecordSet{Version: 2, Attributes: protocol.Attributes(c), Records: newRecordReader(key, contentTypeJSON, entries[:n])}
 		if _, err := rs.WriteTo(io.Discard); err != nil {
 			b.Fatal(err)
 		}

@@ -27,6 +27,7 @@ type Config struct {
 	Topic           string        `env:"TOPIC" envDefault:"logs.{namespace}" help:"topic template: {namespace} {pod} {container} {node} {label:KEY} {annotation:KEY}"`
 	Key             string        `env:"KEY" envDefault:"{pod}" help:"message key template (same placeholders as the topic)"`
 	Compression     string        `env:"COMPRESSION" envDefault:"lz4" help:"none | gzip | snappy | lz4 | zstd"`
+	Encoding        string        `env:"ENCODING" envDefault:"json" help:"json | otlp_json | otlp_proto: a message's value is loglet's JSON record, or one OTLP ExportLogsServiceRequest (the OpenTelemetry Collector kafkareceiver's encodings)"`
 	Acks            string        `env:"ACKS" envDefault:"all" help:"all | one: broker acknowledgement required before a record counts as delivered"`
 	BatchBytes      bytesize.Size `env:"BATCH_BYTES" envDefault:"1MiB" help:"largest produce batch (a size: 1048576, 512KiB, 1MiB, 1MB)"`
 	Linger          time.Duration `env:"LINGER" envDefault:"20ms" help:"how long to wait for a batch to fill before sending it"`
@@ -75,6 +76,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.requiredAcks(); err != nil {
 		bad("ACKS", "%v", err)
+	}
+	if _, err := c.encoding(); err != nil {
+		bad("ENCODING", "%v", err)
 	}
 	if c.BatchBytes > math.MaxInt32 {
 		bad("BATCH_BYTES", "%s: must be below 2GiB (Kafka's limit)", c.BatchBytes)
@@ -186,6 +190,19 @@ func (c *Config) compression() (kafka.Compression, error) {
 		return kafka.Zstd, nil
 	}
 	return 0, fmt.Errorf("%q: want none, gzip, snappy, lz4 or zstd", c.Compression)
+}
+
+// encoding returns the record encoding Encoding names.
+func (c *Config) encoding() (encoding, error) {
+	switch c.Encoding {
+	case "json", "":
+		return encodingJSON, nil
+	case "otlp_json":
+		return encodingOTLPJSON, nil
+	case "otlp_proto":
+		return encodingOTLPProto, nil
+	}
+	return 0, fmt.Errorf("%q: want json, otlp_json or otlp_proto", c.Encoding)
 }
 
 func (c *Config) requiredAcks() (kafka.RequiredAcks, error) {

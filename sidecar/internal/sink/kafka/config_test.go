@@ -28,6 +28,10 @@ func TestValidate(t *testing.T) {
 			[]string{"LOGLET_KAFKA_TOPIC: bad template", "LOGLET_KAFKA_KEY: bad template"}},
 		{"codec and acks", func(c *Config) { c.Compression, c.Acks = "brotli", "none" },
 			[]string{`LOGLET_KAFKA_COMPRESSION: "brotli"`, `LOGLET_KAFKA_ACKS: "none": want all or one`}},
+		{"otlp_proto", func(c *Config) { c.Encoding = "otlp_proto" }, nil},
+		{"otlp_json", func(c *Config) { c.Encoding = "otlp_json" }, nil},
+		{"encoding unknown", func(c *Config) { c.Encoding = "otlp" },
+			[]string{`LOGLET_KAFKA_ENCODING: "otlp": want json, otlp_json or otlp_proto`}},
 		{"sizes", func(c *Config) { c.BatchBytes, c.Linger, c.MaxMessageBytes = -1, -1, 100 },
 			[]string{"LOGLET_KAFKA_BATCH_BYTES", "LOGLET_KAFKA_LINGER", "LOGLET_KAFKA_MAX_MESSAGE_BYTES: 100: must be at least 1024"}},
 		{"tls options without tls", func(c *Config) { c.TLSCAFile, c.TLSInsecureSkipVerify = "ca.pem", true },
@@ -77,6 +81,9 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	if acks, err := c.requiredAcks(); err != nil || acks.String() != "all" {
 		t.Errorf("acks = %v, %v", acks, err)
+	}
+	if enc, err := c.encoding(); err != nil || enc != encodingJSON {
+		t.Errorf("encoding = %v, %v", enc, err)
 	}
 }
 

@@ -8,12 +8,27 @@
 // Each record is one Kafka message: the value is the record's JSON, the key
 // is LOGLET_KAFKA_KEY expanded for the pod (default the pod name), the
 // timestamp is the record's @timestamp, and three headers say what it is and
-// where it came from: content-type (application/json), loglet-file (the
+// where it came from: content-type (application/json, or
+// application/x-protobuf for otlp_proto), loglet-file (the
 // source file's identity, dev:inode:fingerprint) and loglet-offset (the
 // record's byte offset in that file). The topic is LOGLET_KAFKA_TOPIC
 // expanded for the pod (default logs.{namespace}); the partition is the
 // murmur2 hash of the key, like the Java client's, so one pod's records stay
 // in order on one partition.
+//
+// # OTLP
+//
+// With LOGLET_KAFKA_ENCODING=otlp_proto or otlp_json (the OpenTelemetry
+// Collector kafkareceiver's names) the value is instead one OTLP
+// ExportLogsServiceRequest holding the record: the pod identity as
+// semantic-convention resource attributes (k8s.pod.name, ...,
+// k8s.pod.label.<key>), the level as severity, msg as the body, the fields
+// as typed attributes, and the file and position as log.file.name,
+// loglet.file and loglet.offset. The encoder (otlp.go) is written by hand
+// on protowire and re-reads the JSON record in one pass; it was measured
+// against building the record with pdata (BenchmarkOTLPEncode). The
+// README's "OTLP output" has the full mapping. Shortening works as for
+// json: the JSON record is shortened until its OTLP request fits.
 //
 // # Delivery
 //

@@ -10,12 +10,10 @@ import (
 
 // Header names of every record loglet produces.
 const (
-	HeaderContentType = "content-type"  // always application/json
+	HeaderContentType = "content-type"  // application/json, or application/x-protobuf for otlp_proto
 	HeaderFile        = "loglet-file"   // the source file's identity (dev:inode:fingerprint)
 	HeaderOffset      = "loglet-offset" // the record's byte offset in that file, in decimal
 )
-
-var contentType = []byte("application/json")
 
 // recordReader feeds a produce request's records to kafka-go without a
 // kafka.Message per record: the record, its key and value readers and its
@@ -25,6 +23,7 @@ type recordReader struct {
 	entries  []entry
 	i        int
 	key      []byte
+	ctype    []byte
 	rec      kafka.Record
 	k, v     bytesReader
 	hdr      [3]kafka.Header
@@ -34,8 +33,8 @@ type recordReader struct {
 	fileSeen bool
 }
 
-func newRecordReader(key []byte, entries []entry) *recordReader {
-	return &recordReader{entries: entries, key: key, offset: make([]byte, 0, 20)}
+func newRecordReader(key, contentType []byte, entries []entry) *recordReader {
+	return &recordReader{entries: entries, key: key, ctype: contentType, offset: make([]byte, 0, 20)}
 }
 
 // ReadRecord returns the next record, or io.EOF after the last.
@@ -50,7 +49,7 @@ func (r *recordReader) ReadRecord() (*kafka.Record, error) {
 	}
 	r.offset = strconv.AppendInt(r.offset[:0], e.rec.Pos.Offset, 10)
 	r.hdr = [3]kafka.Header{
-		{Key: HeaderContentType, Value: contentType},
+		{Key: HeaderContentType, Value: r.ctype},
 		{Key: HeaderFile, Value: r.fileB},
 		{Key: HeaderOffset, Value: r.offset},
 	}

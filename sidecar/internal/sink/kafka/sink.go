@@ -87,6 +87,8 @@ type Sink struct {
 	codec      kafka.Compression
 	tls        *tls.Config
 	sasl       *fileMechanism // nil without SASL
+	otlp       *otlpEncoder   // nil for LOGLET_KAFKA_ENCODING=json
+	ctype      []byte         // the content-type header
 	batchBytes int
 	maxQueued  int           // Send blocks beyond this many queued bytes
 	staleAfter time.Duration // see staleAfter
@@ -153,6 +155,7 @@ func New(cfg Config, pods func() *podinfo.Pod, logger *slog.Logger, reg promethe
 	}
 	acks, _ := cfg.requiredAcks()
 	codec, _ := cfg.compression()
+	enc, _ := cfg.encoding()
 	if codec == kafka.Lz4 {
 		useLZ4Codec()
 	}
@@ -185,6 +188,7 @@ func New(cfg Config, pods func() *podinfo.Pod, logger *slog.Logger, reg promethe
 		codec:      codec,
 		tls:        tc,
 		sasl:       mech,
+		ctype:      enc.contentType(),
 		batchBytes: cfg.batchBytes(),
 		staleAfter: staleAfter,
 		minBackoff: minBackoff,
@@ -195,6 +199,9 @@ func New(cfg Config, pods func() *podinfo.Pod, logger *slog.Logger, reg promethe
 		stopped:    make(chan struct{}),
 	}
 	s.maxQueued = max(4*s.batchBytes, maxQueuedBytes)
+	if enc != encodingJSON {
+		s.otlp = newOTLPEncoder(enc)
+	}
 	s.maxRequest = s.batchBytes
 	s.m.requestLimit.Set(float64(s.maxRequest))
 	return s, nil
@@ -371,7 +378,7 @@ func (s *Sink) smaller(rt route, entries []entry) ([]entry, bool) {
 		return entries[:len(entries)/2], true
 	}
 	e := &entries[0]
-	v := shorten(e.rec.Value, len(e.value)/2)
+	v, _ := s.value(rt, e.rec, len(e.value)/2)
 	if len(v) >= len(e.value) {
 		return entries, false
 	}
@@ -426,6 +433,9 @@ func (s *Sink) take(rt route) []entry {
 	limit := min(s.batchBytes, s.maxRequest) - batchOverhead
 	entries := s.entries[:0]
 	size := 0
+	if s.otlp != nil {
+		s.otlp.reset() // the previous request's values are acknowledged
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for qi, p := range s.queue {
@@ -435,9 +445,8 @@ func (s *Sink) take(rt route) []entry {
 		}
 		for ri := start; ri < len(p.b.Records); ri++ {
 			r := &p.b.Records[ri]
-			e := entry{rec: r, value: r.Value}
-			if vmax := s.valueLimit(rt, r); len(e.value) > vmax {
-				e.value, e.shortened = shorten(e.value, vmax), true
+			e := entry{rec: r}
+			if e.value, e.shortened = s.value(rt, r, s.valueLimit(rt, r)); e.shortened {
 				s.m.truncated.Inc()
 			}
 			n := recordBytes(rt, e)
@@ -553,7 +562,7 @@ func (s *Sink) produce(ctx context.Context, rt route, entries []entry) error {
 		Partition:    partition,
 		RequiredAcks: s.acks,
 		Compression:  s.codec,
-		Records:      newRecordReader(rt.key, entries),
+		Records:      newRecordReader(rt.key, s.ctype, entries),
 	})
 	if err == nil && res != nil && res.Error != nil {
 		err = res.Error
