@@ -138,6 +138,7 @@ const (
 	steady                // lines are written at Rate while loglet runs; latency is measured
 	idle                  // quiet files; CPU and RSS are measured while nothing happens
 	floor                 // no forwarder: the benchmark reads the files and checks each line with json.Valid
+	node                  // Procs loglet processes (one per pod) at Rate each, and the same data through one rsyslog
 )
 
 // scenario is one row of the table.
@@ -151,7 +152,9 @@ type scenario struct {
 	Acks   string // LOGLET_KAFKA_ACKS
 	Codec  string // LOGLET_KAFKA_COMPRESSION
 	Encode string // LOGLET_KAFKA_ENCODING ("" for its default, json)
-	Rate   int    // lines per second (steady)
+	Rate   int    // lines per second (steady, node)
+	Burst  int    // lines per write (steady, node; 0 means 1)
+	Procs  int    // node: loglet processes, one per simulated pod
 	Peer   string // "" for loglet, or peerRsyslog
 	Repeat int    // runs, of which the median is reported (0 means 1)
 }
@@ -177,8 +180,13 @@ func defaultScenarios(o options) []scenario {
 		{Name: "1 file, JSON 1 KiB", Lines: n(250_000), Files: 1, Size: 1024, Format: formatJSON, Acks: "one", Codec: "none"},
 		{Name: "1 file, JSON 16 KiB", Lines: n(16_000), Files: 1, Size: 16 << 10, Format: formatJSON, Acks: "one", Codec: "none"},
 		{Name: "1 file, logfmt 180 B", Lines: n(1_000_000), Files: 1, Size: 180, Format: formatLogfmt, Acks: "one", Codec: "none"},
+		{Name: "steady 100 lines/s in 10-line bursts, defaults", Kind: steady, Lines: max(200, int(100*o.Steady.Seconds())), Rate: 100, Burst: 10, Files: 1, Size: 180, Format: formatJSON, Acks: "all", Codec: "lz4"},
+		{Name: "steady 100 lines/s, a line every 10 ms, defaults", Kind: steady, Lines: max(200, int(100*o.Steady.Seconds())), Rate: 100, Files: 1, Size: 180, Format: formatJSON, Acks: "all", Codec: "lz4"},
+		{Name: "steady 1,000 lines/s, defaults", Kind: steady, Lines: max(1000, int(1000*o.Steady.Seconds())), Rate: 1000, Files: 1, Size: 180, Format: formatJSON, Acks: "all", Codec: "lz4"},
 		{Name: "steady 10,000 lines/s, JSON 180 B, defaults", Kind: steady, Lines: max(1000, int(10_000*o.Steady.Seconds())), Rate: 10_000, Files: 1, Size: 180, Format: formatJSON, Acks: "all", Codec: "lz4"},
+		{Name: "idle, 1 quiet file", Kind: idle, Lines: 100, Files: 1, Size: 180, Format: formatJSON, Acks: "all", Codec: "lz4"},
 		{Name: "idle, 20 quiet files", Kind: idle, Lines: 100, Files: 20, Size: 180, Format: formatJSON, Acks: "all", Codec: "lz4"},
+		{Name: nodeName, Kind: node, Procs: 30, Rate: 100, Files: 1, Size: 180, Format: formatJSON, Acks: "all", Codec: "lz4"},
 	}, peers...)
 }
 
@@ -193,6 +201,8 @@ type result struct {
 	Window   time.Duration // idle: the measured window
 	P50, P99 time.Duration // steady: latency percentiles
 	Runs     int           // runs the row is the median of
+	PSS      int64         // idle, steady: loglet's PSS at the end; node: summed over the processes
+	Agent    *result       // node: the same data through one rsyslog, if it ran
 	Err      error
 }
 
@@ -280,28 +290,43 @@ func printReport(w io.Writer, o *options, results []result) {
 		relative := ""
 		if fl != nil {
 			relative = " — |"
-			if r.Kind != idle {
+			if r.Kind != idle && r.Kind != node {
 				relative = fmt.Sprintf(" %.1f |", r.cpuPerMillion()/fl.cpuPerMillion())
 			}
 		}
 		switch r.Kind {
 		case idle:
-			fmt.Fprintf(w, "| %s | %s | — | — | — | — | %.2f%% of a core over %s |%s — | %s (now %s) | — | — |\n",
-				r.Name, kafkaCol, r.idleShare()*100, r.Window.Round(time.Second), relative, mib(r.PeakRSS), mib(r.RSS))
+			fmt.Fprintf(w, "| %s | %s | — | — | — | — | %.3f%% of a core over %s |%s — | %s (now %s RSS, %s PSS) | — | — |\n",
+				r.Name, kafkaCol, r.idleShare()*100, r.Window.Round(time.Second), relative, mib(r.PeakRSS), mib(r.RSS), mib(r.PSS))
+		case node:
+			fmt.Fprintf(w, "| %s | %s | %d | %d | %.0f | %.2f | %.2f%% of a core in all (%.3f%% per pod) |%s — | %s PSS summed | — | — |\n",
+				r.Name, kafkaCol, r.Lines, r.Bytes/int64(max(r.Lines, 1)), r.linesPerSec(), r.mbPerSec(),
+				r.idleShare()*100, r.idleShare()*100/float64(r.Procs), relative, mib(r.PSS))
+			if p := r.Agent; p != nil {
+				fmt.Fprintf(w, "| %s | %s | %d | %d | %.0f | %.2f | %.2f%% of a core |%s — | %s PSS | — | — |\n",
+					p.Name, kafkaCol, p.Lines, p.Bytes/int64(max(p.Lines, 1)), p.linesPerSec(), p.mbPerSec(),
+					p.idleShare()*100, relative, mib(p.PSS))
+			}
 		default:
 			lat50, lat99, rss := "—", "—", "—"
+			cpu := fmt.Sprintf("%.2f", r.cpuPerMillion())
 			if r.Kind == steady {
 				lat50, lat99 = ms(r.P50), ms(r.P99)
+				cpu += fmt.Sprintf(" (%.3f%% of a core)", 100*r.CPU.Seconds()/r.Elapsed.Seconds())
 			}
 			if r.PeakRSS > 0 {
 				rss = mib(r.PeakRSS)
+				if r.PSS > 0 {
+					rss += fmt.Sprintf(" (%s PSS at the end)", mib(r.PSS))
+				}
 			}
-			fmt.Fprintf(w, "| %s | %s | %d | %d | %.0f | %.1f | %.2f |%s %.2f | %s | %s | %s |\n",
+			fmt.Fprintf(w, "| %s | %s | %d | %d | %.0f | %.1f | %s |%s %.2f | %s | %s | %s |\n",
 				r.Name, kafkaCol, r.Lines, r.Bytes/int64(r.Lines), r.linesPerSec(), r.mbPerSec(),
-				r.cpuPerMillion(), relative, r.cpuPerGB(), rss, lat50, lat99)
+				cpu, relative, r.cpuPerGB(), rss, lat50, lat99)
 		}
 	}
 	printRatios(w, results)
+	printNode(w, results)
 	if fl != nil {
 		printScaled(w, *fl, results)
 	}

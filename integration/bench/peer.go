@@ -23,6 +23,12 @@ func rsyslog(dir, logDir, addr string, s scenario) (bin string, args, env []stri
 	if s.Files != 1 {
 		return "", nil, nil, fmt.Errorf("the rsyslog peer reads one file, not %d", s.Files)
 	}
+	return rsyslogFiles(dir, []string{filepath.Join(logDir, podName+".log")}, addr, s)
+}
+
+// rsyslogFiles is rsyslog for several files, one imfile input each: the
+// DaemonSet way, one agent for every pod's file on the node.
+func rsyslogFiles(dir string, files []string, addr string, s scenario) (bin string, args, env []string, err error) {
 	bin, err = exec.LookPath("rsyslogd")
 	if err != nil {
 		return "", nil, nil, errors.New("rsyslogd not found: the peer run needs Debian's rsyslog and rsyslog-kafka (apt-get install rsyslog rsyslog-kafka)")
@@ -45,18 +51,21 @@ func rsyslog(dir, logDir, addr string, s scenario) (bin string, args, env []stri
 	if s.Acks == "all" {
 		acks = "all"
 	}
+	var inputs strings.Builder
+	for _, f := range files {
+		fmt.Fprintf(&inputs, "input(type=\"imfile\" file=%q tag=\"app\" ruleset=\"ship\")\n", f)
+	}
 	conf := fmt.Sprintf(`global(workDirectory=%q)
 module(load="imfile")
 module(load="mmjsonparse")
 module(load="omkafka")
 template(name="json" type="list") { property(name="$!all-json") }
-input(type="imfile" file=%q tag="app" ruleset="ship")
-ruleset(name="ship") {
+%sruleset(name="ship") {
   action(type="mmjsonparse" cookie="")
   action(type="omkafka" broker=[%q] topic=%q template="json"
          confParam=["compression.codec=%s", "acks=%s"])
 }
-`, state, filepath.Join(logDir, podName+".log"), addr, topic, s.Codec, acks)
+`, state, inputs.String(), addr, topic, s.Codec, acks)
 	path := filepath.Join(dir, "rsyslog.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
 		return "", nil, nil, err

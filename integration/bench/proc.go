@@ -18,6 +18,7 @@ type usage struct {
 	CPU     time.Duration // user + system time of all its threads
 	PeakRSS int64         // VmHWM, bytes
 	RSS     int64         // VmRSS, bytes
+	PSS     int64         // Pss of /proc/<pid>/smaps_rollup, bytes: the binary's pages are shared by every sidecar of one image
 }
 
 // readUsage reads pid's CPU time from /proc/<pid>/stat and its resident set
@@ -41,6 +42,9 @@ func readUsage(pid int) (usage, error) {
 	}
 	if u.RSS, err = statusBytes(status, "VmRSS"); err != nil {
 		return usage{}, fmt.Errorf("/proc/%d/status: %w", pid, err)
+	}
+	if rollup, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid)); err == nil {
+		u.PSS, _ = statusBytes(rollup, "Pss")
 	}
 	return u, nil
 }

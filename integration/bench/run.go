@@ -62,6 +62,9 @@ func runScenario(ctx context.Context, o *options, s scenario) (result, error) {
 	}
 
 	r := result{scenario: s}
+	if s.Kind == node {
+		return runNode(ctx, o, s, dir)
+	}
 	switch s.Kind {
 	case fullSpeed, floor:
 		r.Lines = s.Lines / s.Files * s.Files
@@ -152,7 +155,7 @@ func runScenario(ctx context.Context, o *options, s scenario) (result, error) {
 		}
 		r.CPU, r.Window = u.CPU-u0.CPU, o.Idle
 	}
-	r.PeakRSS, r.RSS = u.PeakRSS, u.RSS
+	r.PeakRSS, r.RSS, r.PSS = u.PeakRSS, u.RSS, u.PSS
 
 	code, err := p.Stop(30 * time.Second)
 	if err != nil {
@@ -212,24 +215,30 @@ func runSteady(ctx context.Context, r *result, b *broker, logDir, httpAddr strin
 		got <- consumed{lat, err}
 	}()
 
-	// Write each line with its own write(2), as a logger does, at the
-	// moment its rate says, stamped with the time of the write.
+	// Write each line (or each burst of Burst lines) with its own
+	// write(2), as a logger does, at the moment its rate says, stamped with
+	// the time of the write.
 	g := newGenerator(r.Format, r.Size, 1)
 	g.TimeLayout = time.RFC3339Nano // the latency is measured from it
 	start := time.Now()
-	interval := time.Second / time.Duration(r.Rate)
+	burst := max(r.Burst, 1)
+	interval := time.Second * time.Duration(burst) / time.Duration(r.Rate)
 	var line []byte
-	for i := range r.Lines {
-		due := start.Add(time.Duration(i) * interval)
+	for i := 0; i < r.Lines; i += burst {
+		due := start.Add(time.Duration(i/burst) * interval)
 		if d := time.Until(due); d > 0 {
 			time.Sleep(d)
 		}
-		line = g.appendLine(line[:0], i, time.Now())
+		line = line[:0]
+		now := time.Now()
+		for j := i; j < min(i+burst, r.Lines); j++ {
+			line = g.appendLine(line, j, now)
+		}
 		if _, err := f.Write(line); err != nil {
 			return usage{}, err
 		}
 		r.Bytes += int64(len(line))
-		if i%1000 == 0 && !alive() {
+		if (i/burst)%100 == 0 && !alive() {
 			return usage{}, errors.New("loglet exited while the lines were written")
 		}
 	}
@@ -258,10 +267,13 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 }
 
 // waitReady polls loglet's /status until it answers 200 (every check
-// passes, Kafka reached).
+// passes, Kafka reached). A loglet older than /status is asked /readyz,
+// which then meant the same, so that before and after can be measured in
+// one run.
 func waitReady(ctx context.Context, addr string, alive func() bool) error {
+	path := "/status"
 	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/status", nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
 		if err != nil {
 			return err
 		}
@@ -270,6 +282,9 @@ func waitReady(ctx context.Context, addr string, alive func() bool) error {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
 				return nil
+			}
+			if res.StatusCode == http.StatusNotFound {
+				path = "/readyz"
 			}
 		}
 		if !alive() {

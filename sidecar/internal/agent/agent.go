@@ -74,7 +74,7 @@ func Run(ctx context.Context, cfg *config.Config, build buildinfo.Info, logger *
 	defer func() { stopBg(); wg.Wait() }()
 	wg.Go(func() { pods.Run(bgCtx) })
 	if ln := cfg.HTTPListener; ln != nil {
-		srv := &server.Server{Addr: cfg.HTTPAddr, Gatherer: reg, Checks: checks, Reports: reports, Logger: logger}
+		srv := &server.Server{Gatherer: reg, Checks: checks, Reports: reports, Logger: logger, Pprof: cfg.Pprof}
 		wg.Go(func() {
 			if err := srv.Serve(bgCtx, ln); err != nil {
 				logger.Error("http server", "err", err)

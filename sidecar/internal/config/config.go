@@ -49,6 +49,7 @@ type Config struct {
 
 	HTTPAddr string `env:"LOGLET_HTTP_ADDR" envDefault:":9110" empty:"keep" help:"address of /healthz, /readyz and /metrics; set but empty disables the server"`
 	LogLevel string `env:"LOGLET_LOG_LEVEL" envDefault:"info" help:"debug | info | warn | error: the sidecar's own logs (JSON on stderr)"`
+	Pprof    bool   `env:"LOGLET_PPROF" envDefault:"false" help:"serve Go's profiles on the HTTP server under /debug/pprof/ (off by default)"`
 
 	Kafka kafka.Config `envPrefix:"LOGLET_KAFKA_"`
 	Pod   podinfo.Env  // read by podinfo.ReadEnv

@@ -5,6 +5,7 @@
 //	/status           every check, readiness and report alike, one line each
 //	/status/{name}    one check: 200 "ok", or 503 and why
 //	/metrics          Prometheus text format from an injected registry
+//	/debug/pprof/     Go's profiles, only with Pprof set (LOGLET_PPROF=true)
 //
 // Readiness checks are only those whose failure the pod's own containers can
 // do nothing about and an operator must fix on the node: in the sidecar, the
@@ -23,6 +24,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -46,12 +48,10 @@ func (f CheckerFunc) Ready() error { return f() }
 // Server is the operational HTTP server. Its zero value serves /healthz,
 // and /readyz and /status with no checks; no metrics.
 //
-// Concurrency: Handler may be called from any goroutine; Run is called
+// Concurrency: Handler may be called from any goroutine; Serve is called
 // once and returns when its context ends. Do not change the fields after
-// Handler, Run or Serve was called.
+// Handler or Serve was called.
 type Server struct {
-	// Addr is the listen address, e.g. ":9110".
-	Addr string
 	// Gatherer supplies /metrics; nil serves no metrics.
 	Gatherer prometheus.Gatherer
 	// Checks are run by /readyz, by name; all must pass. /status shows
@@ -62,6 +62,9 @@ type Server struct {
 	Reports map[string]Checker
 	// Logger receives serving errors; nil discards them.
 	Logger *slog.Logger
+	// Pprof serves net/http/pprof's profiles under /debug/pprof/. Off by
+	// default: profiles show the process's memory and cost CPU to take.
+	Pprof bool
 }
 
 // Handler returns the endpoints' handler.
@@ -94,6 +97,13 @@ func (s *Server) Handler() http.Handler {
 	if s.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{}))
 	}
+	if s.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 
@@ -115,15 +125,6 @@ func report(w http.ResponseWriter, checks map[string]Checker) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
 	fmt.Fprint(w, sb.String())
-}
-
-// Run listens on Addr and serves until ctx ends.
-func (s *Server) Run(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.Addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", s.Addr, err)
-	}
-	return s.Serve(ctx, ln)
 }
 
 // Serve serves on ln until ctx ends, then closes it.

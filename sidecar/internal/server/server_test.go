@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -129,5 +130,21 @@ func TestZeroServer(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPprofIsOptIn: the profiles are served only with Pprof set.
+func TestPprofIsOptIn(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		h := (&Server{Pprof: on}).Handler()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/debug/pprof/", nil))
+		want := http.StatusNotFound
+		if on {
+			want = http.StatusOK
+		}
+		if rec.Code != want {
+			t.Errorf("Pprof=%v: /debug/pprof/ = %d, want %d", on, rec.Code, want)
+		}
 	}
 }
