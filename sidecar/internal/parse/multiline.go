@@ -177,13 +177,13 @@ type Joiner struct {
 type traceMode uint8
 
 const (
-	modeNone      traceMode = iota
-	modeUser                // started by the user's start pattern
-	modeGo                  // inside a Go panic or goroutine dump
-	modePython              // inside a Python traceback, before its exception line
-	modePythonEnd           // after a Python exception line: a chained traceback may follow
-	modePythonChain         // after "During handling ...": its traceback follows
-	modeJava                // inside a Java or .NET exception
+	modeNone        traceMode = iota
+	modeUser                  // started by the user's start pattern
+	modeGo                    // inside a Go panic or goroutine dump
+	modePython                // inside a Python traceback, before its exception line
+	modePythonEnd             // after a Python exception line: a chained traceback may follow
+	modePythonChain           // after "During handling ...": its traceback follows
+	modeJava                  // inside a Java or .NET exception
 )
 
 // Emit receives a finished record: its text, the offset of its first byte,
