@@ -25,6 +25,7 @@ type Record struct {
 	pod     []byte
 	extra   []byte // members added by Annotate, each with its leading comma
 	msgRepl []byte // the replaced message, as JSON
+	msgStr  []byte // and its characters
 	changed bool   // a field was replaced or removed
 	dropped bool
 	scratch []byte // decoded strings
@@ -40,6 +41,7 @@ type span struct {
 	key                []byte
 	v                  value
 	repl               []byte // the replacement value as JSON, when set
+	str                []byte // the replacement string's characters
 	removed            bool
 }
 
@@ -72,12 +74,16 @@ func (r *Record) Msg() ([]byte, bool) {
 	if !r.p.hasMsg {
 		return nil, false
 	}
+	if len(r.msgRepl) > 0 {
+		return r.msgStr, true
+	}
 	return r.text(r.p.msg), true
 }
 
 // SetMsg replaces the message with the string s.
 func (r *Record) SetMsg(s []byte) {
 	r.msgRepl = appendJSONString(r.msgRepl[:0], s)
+	r.msgStr = append(r.msgStr[:0], s...)
 }
 
 // Len is the number of fields (the members of "fields").
@@ -99,18 +105,21 @@ func (r *Record) Lookup(key string) int {
 // Text returns field i's value: a string's characters, decoded, or the JSON
 // text of any other value; isString tells which.
 func (r *Record) Text(i int) (text []byte, isString bool) {
-	v := r.spans[i].v
-	return r.text(v), v.kind == kindString
+	s := &r.spans[i]
+	if s.repl != nil {
+		return s.str, true
+	}
+	return r.text(s.v), s.v.kind == kindString
 }
 
 // Number returns field i's value as a number: a JSON number, or a string
 // that holds one.
 func (r *Record) Number(i int) (float64, bool) {
-	v := r.spans[i].v
-	if v.kind != kindNumber && v.kind != kindString {
+	text, isString := r.Text(i)
+	if !isString && r.spans[i].v.kind != kindNumber {
 		return 0, false
 	}
-	f, err := strconv.ParseFloat(string(r.text(v)), 64)
+	f, err := strconv.ParseFloat(string(text), 64)
 	return f, err == nil
 }
 
@@ -130,7 +139,9 @@ func (r *Record) text(v value) []byte {
 
 // SetString replaces field i's value with the string s.
 func (r *Record) SetString(i int, s []byte) {
-	r.spans[i].repl = appendJSONString(r.spans[i].repl[:0], s)
+	sp := &r.spans[i]
+	sp.repl = appendJSONString(sp.repl[:0], s)
+	sp.str = append(sp.str[:0], s...)
 	r.changed = true
 }
 
