@@ -171,7 +171,7 @@ func TestParseErrors(t *testing.T) {
 		{"SAMPLE": "1:a=b"}, {"SAMPLE": "x:a=b"}, {"SAMPLE": "10:nope"},
 		{"REDACT": "msg"}, {"REDACT": "~x"}, {"REDACT": "msg~[z"},
 		{"REMOVE_FIELDS": "msg"}, {"REMOVE_FIELDS": "kubernetes"}, {"KEEP_FIELDS": "level"},
-		{"METRICS": "x"}, {"METRICS": "9bad counter"}, {"METRICS": "loglet_x counter"}, {"METRICS": "a gauge"},
+		{"METRICS": "x"}, {"METRICS": "9bad counter"}, {"METRICS": "loglet_x counter"}, {"METRICS": "go_goroutines counter"}, {"METRICS": "a gauge"},
 		{"METRICS": "a histogram"}, {"METRICS": "a counter f buckets=1"}, {"METRICS": "a histogram f buckets=2,1"},
 		{"METRICS": "a histogram f buckets=x"}, {"METRICS": "a counter f g"}, {"METRICS": "a counter by=a,b,c,d,e"},
 		{"METRICS": "a counter by=x-y"}, {"METRICS": "a histogram f by=le"}, {"METRICS": "a counter by=a,a"},

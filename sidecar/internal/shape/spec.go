@@ -295,8 +295,10 @@ func parseMetric(r string) (MetricRule, error) {
 	if !metricName.MatchString(m.Name) || strings.HasPrefix(m.Name, "__") {
 		return MetricRule{}, errorf("%q: %q is not a Prometheus metric name", r, m.Name)
 	}
-	if strings.HasPrefix(m.Name, "loglet_") {
-		return MetricRule{}, errorf("%q: names starting with loglet_ are loglet's own", r)
+	for _, p := range []string{"loglet_", "go_", "process_", "promhttp_"} {
+		if strings.HasPrefix(m.Name, p) {
+			return MetricRule{}, errorf("%q: names starting with %s are taken by loglet's own metrics", r, p)
+		}
 	}
 	switch words[1] {
 	case "counter":
