@@ -22,6 +22,7 @@ func BenchmarkRules(b *testing.B) {
 		{"drop_if_regexp", vars{"DROP_IF": "path~^/health"}},
 		{"sample", vars{"SAMPLE": "10:path~^/api/"}},
 		{"redact_msg", vars{"REDACT": `msg~[\w.+-]+@[\w-]+\.[\w.]+`}},
+		{"redact_msg_no_match", vars{"REDACT": `msg~Bearer [A-Za-z0-9._-]+`}},
 		{"redact_field", vars{"REDACT": `token~[a-z0-9]{16,}`}},
 		{"remove_fields", vars{"REMOVE_FIELDS": "text_sample"}},
 		{"remove_annotations", vars{"REMOVE_FIELDS": "kubernetes.annotations"}},

@@ -249,3 +249,14 @@ func gather(t testing.TB, reg *prometheus.Registry, name string) map[string]floa
 	}
 	return out
 }
+
+func TestRequiredLiteral(t *testing.T) {
+	for expr, want := range map[string]string{
+		`[\w.+-]+@[\w-]+\.[\w.]+`: "@", `Bearer [^ ]+`: "Bearer ", `token=\S+`: "token=", `^/health`: "/health",
+		`a|b`: "", `(?i)secret`: "", `x*`: "", `(`: "",
+	} {
+		if got := string(requiredLiteral(expr)); got != want {
+			t.Errorf("requiredLiteral(%q) = %q, want %q", expr, got, want)
+		}
+	}
+}

@@ -230,7 +230,7 @@ func (s *Shaper) redact(r *parse.Record, ri int) {
 	for _, f := range rule.Fields {
 		switch f {
 		case "msg", "*":
-			if m, ok := r.Msg(); ok && rule.Pattern.Match(m) {
+			if m, ok := r.Msg(); ok && rule.pat.Match(m) {
 				r.SetMsg(rule.Pattern.ReplaceAllLiteral(m, []byte(Redacted)))
 				hit = true
 			}
@@ -238,14 +238,14 @@ func (s *Shaper) redact(r *parse.Record, ri int) {
 				continue
 			}
 			for i := range r.Len() {
-				if v, isString := r.Text(i); isString && rule.Pattern.Match(v) {
+				if v, isString := r.Text(i); isString && rule.pat.Match(v) {
 					r.SetString(i, rule.Pattern.ReplaceAllLiteral(v, []byte(Redacted)))
 					hit = true
 				}
 			}
 		default:
 			if i := r.Lookup(f); i >= 0 {
-				if v, _ := r.Text(i); rule.Pattern.Match(v) {
+				if v, _ := r.Text(i); rule.pat.Match(v) {
 					r.SetString(i, rule.Pattern.ReplaceAllLiteral(v, []byte(Redacted)))
 					hit = true
 				}

@@ -47,7 +47,7 @@ type Condition struct {
 type term struct {
 	field  string
 	equal  string
-	re     *regexp.Regexp
+	re     *pattern
 	negate bool
 }
 
@@ -65,6 +65,7 @@ type RedactRule struct {
 	Text    string
 	Fields  []string
 	Pattern *regexp.Regexp
+	pat     pattern
 }
 
 // MetricKind is a metric's type.
@@ -155,7 +156,8 @@ func ParseCondition(s string) (Condition, error) {
 			if err != nil {
 				return Condition{}, errorf("%q: %v", part, err)
 			}
-			t.re = re
+			pat := newPattern(re)
+			t.re = &pat
 		} else {
 			t.equal = val
 		}
@@ -213,7 +215,7 @@ func ParseRedact(s string) ([]RedactRule, error) {
 		if err != nil {
 			return nil, errorf("%q: %v", r, err)
 		}
-		rule := RedactRule{Text: r, Pattern: re}
+		rule := RedactRule{Text: r, Pattern: re, pat: newPattern(re)}
 		for f := range strings.SplitSeq(fields, ",") {
 			if f = strings.TrimSpace(f); f != "" {
 				rule.Fields = append(rule.Fields, f)
