@@ -1,6 +1,7 @@
 package shape
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -259,4 +260,27 @@ func TestRequiredLiteral(t *testing.T) {
 			t.Errorf("requiredLiteral(%q) = %q, want %q", expr, got, want)
 		}
 	}
+}
+
+// FuzzShape checks that no record panics the rules and that every record
+// kept is one valid JSON object.
+func FuzzShape(f *testing.F) {
+	f.Add([]byte(`{"level":"info","msg":"a@b.co \"x\"","user":"u","password":"p","count":"3","latency_ms":1e400}`))
+	f.Add([]byte("level=debug path=/healthz msg=\"token=\\xff\""))
+	f.Add([]byte("2020-03-02 18:22:24 ERROR \xff\xfe"))
+	spec := mustSpec(f, vars{"DROP_LEVELS": "trace", "DROP_IF": "path=/healthz", "SAMPLE": "2:msg~a",
+		"REDACT": `*~[\w.+-]+@[\w-]+\.[\w.]+;msg,user~u`, "REMOVE_FIELDS": "password,kubernetes.annotations",
+		"METRICS": "app_a_total counter count by=msg,user,app=kubernetes.labels.app; app_l histogram latency_ms by=level"})
+	spec.MaxSeries = 5
+	sh, err := New(spec, prometheus.NewRegistry())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		p := parse.NewParser(parse.Options{Shape: sh})
+		out, res := p.Append(nil, &parse.Input{Text: line, Lines: 1, ReadTime: readTime}, pod)
+		if !res.Dropped && !json.Valid(out) {
+			t.Fatalf("invalid record for %q: %s", line, out)
+		}
+	})
 }
