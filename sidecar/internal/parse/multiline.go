@@ -205,7 +205,7 @@ func (j *Joiner) Add(line []byte, start, end int64, truncated bool, emit Emit) {
 	blank := len(bytes.TrimSpace(line)) == 0
 	if j.pending {
 		switch {
-		case blank && j.holdsBlanks() && j.fits(len(j.held)+len(line)+1):
+		case blank && j.holdsBlanks() && j.fits(j.heldLen()+len(line)+1):
 			if j.blanks == 0 {
 				j.blankStart = start
 				j.held = j.held[:0]
@@ -216,7 +216,7 @@ func (j *Joiner) Add(line []byte, start, end int64, truncated bool, emit Emit) {
 			j.blankEnd = end
 			j.truncated = j.truncated || truncated
 			return
-		case !blank && j.continues(line) && j.fits(len(j.held)+len(line)+1):
+		case !blank && j.continues(line) && j.fits(j.heldLen()+len(line)+1):
 			if j.blanks > 0 {
 				j.buf = append(j.buf, j.held...)
 			}
@@ -247,6 +247,14 @@ func (j *Joiner) Add(line []byte, start, end int64, truncated bool, emit Emit) {
 	j.brace = false
 	j.header = startsWithTime(line) || plainLevel(line, false) != nil
 	j.mode = j.startMode(line)
+}
+
+// heldLen is the length of the blank lines held after the record.
+func (j *Joiner) heldLen() int {
+	if j.blanks == 0 {
+		return 0
+	}
+	return len(j.held)
 }
 
 func (j *Joiner) fits(extra int) bool {
@@ -322,6 +330,9 @@ func (j *Joiner) continues(line []byte) bool {
 		}
 		return false
 	case modePythonEnd:
+		if !afterBlank && isIndented(line) {
+			return true
+		}
 		if hasPrefix(line, "During handling of the above exception, another exception occurred:") ||
 			hasPrefix(line, "The above exception was the direct cause of the following exception:") {
 			j.mode = modePythonChain
@@ -416,12 +427,13 @@ func isGoSignalDump(line []byte) bool {
 // isGoTraceLine matches the unindented lines of a Go trace other than a
 // goroutine header: frames (main.main(), net/http.(*conn).serve(0xc0...),
 // panic({...})), "created by ...", "[signal ...", "runtime stack:", the
-// register dump after a signal (PC=..., rax 0x...), "...additional frames
-// elided...", and a nested "panic: " (re-panics).
+// register dump after a signal (PC=..., rax 0x...) and "...additional
+// frames elided...". A nested panic is indented ("\tpanic: "); an
+// unindented "panic: " is the next crash, a record of its own.
 func isGoTraceLine(line []byte) bool {
 	switch {
 	case hasPrefix(line, "created by "), hasPrefix(line, "[signal "), hasPrefix(line, "runtime stack:"),
-		hasPrefix(line, "...additional frames elided..."), hasPrefix(line, "panic: "), hasPrefix(line, "PC="),
+		hasPrefix(line, "...additional frames elided..."), hasPrefix(line, "PC="),
 		hasPrefix(line, "goroutine ") && isGoroutineHeader(line):
 		return true
 	}

@@ -217,3 +217,56 @@ func FuzzJoiner(f *testing.F) {
 		}
 	})
 }
+
+func TestJoinerTraceEnds(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     []string
+	}{
+		{"a second crash is a record of its own",
+			"panic: one\n\ngoroutine 1 [running]:\nmain.main()\n\t/a.go:1 +0x1\npanic: two\n\ngoroutine 1 [running]:\n",
+			[]string{"panic: one\n\ngoroutine 1 [running]:\nmain.main()\n\t/a.go:1 +0x1", "panic: two\n\ngoroutine 1 [running]:"}},
+		{"a nested panic is indented and joins", "panic: a [recovered]\n\tpanic: b\n\ngoroutine 1 [running]:\nmain.main()\nnext\n",
+			[]string{"panic: a [recovered]\n\tpanic: b\n\ngoroutine 1 [running]:\nmain.main()", "next"}},
+		{"blank lines after a dump are not part of it", "panic: x\n\ngoroutine 1 [running]:\nmain.main()\n\n\nplain\n",
+			[]string{"panic: x\n\ngoroutine 1 [running]:\nmain.main()", "", "plain"}},
+		{"an indented note after a Python exception line",
+			"Traceback (most recent call last):\n  File \"a.py\", line 1\nValueError: x\n  note\nnext\n",
+			[]string{"Traceback (most recent call last):\n  File \"a.py\", line 1\nValueError: x\n  note", "next"}},
+		{"a python traceback ends at its exception line",
+			"Traceback (most recent call last):\n  File \"a.py\", line 1\nKeyError: 'k'\nKeyError: 'k' again\n",
+			[]string{"Traceback (most recent call last):\n  File \"a.py\", line 1\nKeyError: 'k'", "KeyError: 'k' again"}},
+		{"an exception line without a header is not joined", "starting\njava.lang.IllegalStateException: x\n",
+			[]string{"starting", "java.lang.IllegalStateException: x"}},
+		{"only the line right after the header", "2020-03-02 18:22:24 ERROR x\nsecond\njava.lang.IllegalStateException: y\n",
+			[]string{"2020-03-02 18:22:24 ERROR x", "second", "java.lang.IllegalStateException: y"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, r := range joinAll(&Joiner{}, tt.in) {
+				got = append(got, r.Text)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestJoinerCapWithHeldBlanks: held blank lines count toward MaxBytes, and
+// none is lost when the cap splits the trace.
+func TestJoinerCapWithHeldBlanks(t *testing.T) {
+	in := "panic: x\n\n\n\ngoroutine 1 [running]:\n"
+	got := joinAll(&Joiner{MaxBytes: 14}, in)
+	var off int64
+	for _, r := range got {
+		if r.Start != off {
+			t.Fatalf("gap at %d: %+v", off, got)
+		}
+		off = r.End
+	}
+	if off != int64(len(in)) || got[len(got)-1].Text != "goroutine 1 [running]:" {
+		t.Fatalf("%+v", got)
+	}
+}

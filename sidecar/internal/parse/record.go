@@ -55,6 +55,14 @@ func (r *Record) reset(p *Parser, pod []byte) {
 	r.scratch = r.scratch[:0]
 }
 
+var levelBytes = func() map[string][]byte {
+	m := map[string][]byte{}
+	for _, l := range Levels {
+		m[l] = []byte(l)
+	}
+	return m
+}()
+
 // Level is the record's level, normalised (see [NormalizeLevel]) unless the
 // name is unknown, lower-cased; empty when it has none.
 func (r *Record) Level() []byte {
@@ -63,7 +71,7 @@ func (r *Record) Level() []byte {
 	}
 	if r.p.opts.RawLevels {
 		if n, ok := NormalizeLevel(r.p.level); ok {
-			return []byte(n)
+			return levelBytes[n]
 		}
 	}
 	return r.p.level
