@@ -52,6 +52,8 @@ e2e:
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./sidecar/internal/parse -run '^$$' -fuzz '^FuzzParseLine$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./sidecar/internal/parse -run '^$$' -fuzz '^FuzzJoiner$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./sidecar/internal/shape -run '^$$' -fuzz '^FuzzShape$$' -fuzztime $(FUZZTIME)
 
 # demo shows the whole path on this machine with nothing but Go installed:
 # examples/counter logs through applib into a temporary directory standing in

@@ -152,6 +152,7 @@ func TestScenarios(t *testing.T) {
 	scenarios := []scenario{
 		{Name: "floor", Kind: floor, Lines: 3000, Files: 1, Size: 180, Format: formatJSON},
 		{Name: "full", Lines: 3000, Files: 3, Size: 180, Format: formatJSON, Acks: "one", Codec: "none"},
+		{Name: "rules", Lines: 3000, Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "none", Env: typicalRules, DropsDebug: true},
 		{Name: "logfmt", Lines: 1000, Files: 1, Size: 1024, Format: formatLogfmt, Acks: "all", Codec: "lz4"},
 		{Name: "steady", Kind: steady, Lines: 500, Rate: 1000, Files: 1, Size: 180, Format: formatJSON, Acks: "all", Codec: "zstd"},
 		{Name: "idle", Kind: idle, Lines: 10, Files: 2, Size: 180, Format: formatJSON, Acks: "one", Codec: "none"},
@@ -176,6 +177,9 @@ func TestScenarios(t *testing.T) {
 		}
 		if r.Kind != idle && (r.Bytes < int64(r.Lines)*int64(r.Size)/2 || r.Elapsed <= 0) {
 			t.Errorf("%s: bytes %d, elapsed %v for %d lines", r.Name, r.Bytes, r.Elapsed, r.Lines)
+		}
+		if (r.Name == "rules") != (r.Dropped > 0) {
+			t.Errorf("%s: %d lines dropped by its rules", r.Name, r.Dropped)
 		}
 		if r.Kind == steady && (r.P50 <= 0 || r.P99 < r.P50) {
 			t.Errorf("%s: latency p50 %v p99 %v", r.Name, r.P50, r.P99)

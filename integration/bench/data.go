@@ -40,6 +40,9 @@ type generator struct {
 	// TimeLayout formats the lines' times; newGenerator sets it to
 	// milliseconds and a zone offset, as many loggers write.
 	TimeLayout string
+	// Debug counts the debug lines written, which a scenario's
+	// LOGLET_DROP_LEVELS=debug drops.
+	Debug int
 
 	format  string
 	size    int // target mean line length, without the newline
@@ -76,6 +79,9 @@ func (g *generator) appendLine(dst []byte, i int, t time.Time) []byte {
 func (g *generator) appendJSON(dst []byte, i int, t time.Time) []byte {
 	r := g.rng
 	level, msg := levels[r.IntN(len(levels))], messages[r.IntN(len(messages))]
+	if level == "debug" {
+		g.Debug++
+	}
 	fn := r.IntN(len(funcs))
 	small := g.size < 140
 	g.head = append(g.head[:0], `{"count":`...)
@@ -134,6 +140,9 @@ func (g *generator) appendJSON(dst []byte, i int, t time.Time) []byte {
 func (g *generator) appendLogfmt(dst []byte, i int, t time.Time) []byte {
 	r := g.rng
 	level, msg := levels[r.IntN(len(levels))], messages[r.IntN(len(messages))]
+	if level == "debug" {
+		g.Debug++
+	}
 	fn := r.IntN(len(funcs))
 	g.head = append(g.head[:0], `time="`...)
 	g.head = t.AppendFormat(g.head, g.TimeLayout)

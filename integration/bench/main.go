@@ -157,6 +157,21 @@ type scenario struct {
 	Procs  int    // node: loglet processes, one per simulated pod
 	Peer   string // "" for loglet, or peerRsyslog
 	Repeat int    // runs, of which the median is reported (0 means 1)
+	// Env is added to loglet's environment (shaping rules).
+	Env []string
+	// DropsDebug tells that Env drops the debug lines
+	// (LOGLET_DROP_LEVELS=debug): fewer records reach Kafka.
+	DropsDebug bool
+}
+
+// typicalRules is the rule set of the "typical rules" row: drop debug
+// lines, one redaction over msg (e-mail addresses, which these lines never
+// hold: the common case of a pattern that scans every message and rarely
+// matches), one histogram.
+var typicalRules = []string{
+	"LOGLET_DROP_LEVELS=debug",
+	`LOGLET_REDACT=msg~[\w.+-]+@[\w-]+\.[\w.]+`,
+	"LOGLET_METRICS=app_latency_ms histogram latency_ms buckets=5,10,50,100,500,1000 by=level",
 }
 
 func defaultScenarios(o options) []scenario {
@@ -169,6 +184,8 @@ func defaultScenarios(o options) []scenario {
 	return append([]scenario{
 		{Name: floorName, Kind: floor, Lines: n(2_000_000), Files: 1, Size: 180, Format: formatJSON, Repeat: 3},
 		{Name: "1 file, JSON 180 B (headline)", Lines: n(2_000_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "none", Repeat: 3},
+		{Name: "1 file, JSON 180 B, typical rules (drop debug, redact msg, latency histogram)", Lines: n(2_000_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "none", Repeat: 3,
+			Env: typicalRules, DropsDebug: true},
 		{Name: "1 file, JSON 180 B, lz4", Lines: n(2_000_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "lz4", Repeat: 3},
 		{Name: "1 file, JSON 180 B, snappy", Lines: n(500_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "snappy"},
 		{Name: "1 file, JSON 180 B, zstd", Lines: n(500_000), Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "zstd"},
@@ -196,6 +213,7 @@ type result struct {
 	Bytes    int64         // bytes of log lines shipped
 	Elapsed  time.Duration // from loglet's start (or the first write) until the last record was in Kafka
 	CPU      time.Duration // loglet's CPU time in that window (idle: in the idle window)
+	Dropped  int           // lines the scenario's rules drop: they never reach Kafka
 	PeakRSS  int64         // loglet's VmHWM
 	RSS      int64         // loglet's VmRSS at the end (idle: after the idle window)
 	Window   time.Duration // idle: the measured window

@@ -68,9 +68,9 @@ func runScenario(ctx context.Context, o *options, s scenario) (result, error) {
 	switch s.Kind {
 	case fullSpeed, floor:
 		r.Lines = s.Lines / s.Files * s.Files
-		r.Bytes, err = writeFiles(logDir, s, s.Lines/s.Files)
+		r.Bytes, r.Dropped, err = writeFiles(logDir, s, s.Lines/s.Files)
 	case idle:
-		r.Bytes, err = writeFiles(logDir, s, s.Lines)
+		r.Bytes, r.Dropped, err = writeFiles(logDir, s, s.Lines)
 	}
 	if err != nil {
 		return r, err
@@ -101,6 +101,7 @@ func runScenario(ctx context.Context, o *options, s scenario) (result, error) {
 	if s.Encode != "" {
 		env = append(env, "LOGLET_KAFKA_ENCODING="+s.Encode)
 	}
+	env = append(env, s.Env...)
 	env = append(env, o.Env...)
 	ctx, cancel := context.WithTimeout(ctx, scenarioTimeout)
 	defer cancel()
@@ -126,7 +127,7 @@ func runScenario(ctx context.Context, o *options, s scenario) (result, error) {
 	var u usage
 	switch s.Kind {
 	case fullSpeed:
-		end, err := b.WaitCount(ctx, topic, int64(r.Lines), alive)
+		end, err := b.WaitCount(ctx, topic, int64(r.Lines-r.Dropped), alive)
 		if err != nil {
 			return r, withLog(err, dir)
 		}
@@ -169,8 +170,9 @@ func runScenario(ctx context.Context, o *options, s scenario) (result, error) {
 
 // writeFiles writes s.Files files of perFile lines each: the active file
 // bench-0.log and others beside it. It returns the bytes written.
-func writeFiles(dir string, s scenario, perFile int) (int64, error) {
+func writeFiles(dir string, s scenario, perFile int) (int64, int, error) {
 	var total int64
+	debug := 0
 	for k := range s.Files {
 		name := podName + ".log"
 		if k > 0 {
@@ -179,11 +181,15 @@ func writeFiles(dir string, s scenario, perFile int) (int64, error) {
 		g := newGenerator(s.Format, s.Size, uint64(k+1))
 		n, err := g.writeFile(filepath.Join(dir, name), k*perFile, perFile)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		total += n
+		debug += g.Debug
 	}
-	return total, nil
+	if !s.DropsDebug {
+		debug = 0
+	}
+	return total, debug, nil
 }
 
 // runSteady writes s.Lines lines at s.Rate to the active file once loglet

@@ -38,6 +38,9 @@ func (p *pod) writeMixed(labels map[string]string) []wantRecord {
 		if level != "" {
 			rec["level"] = level
 		}
+		if level == "warn" {
+			rec["level_original"] = "warning" // logrus' name, normalised (LOGLET_NORMALIZE_LEVELS)
+		}
 		if len(fields) > 0 {
 			rec["fields"] = fields
 		}
@@ -51,7 +54,7 @@ func (p *pod) writeMixed(labels map[string]string) []wantRecord {
 
 		at = at.Add(500 * time.Millisecond)
 		lf.WithTime(at).WithFields(logrus.Fields{"attempt": i, "ratio": 0.25, "user": "ann smith"}).Warn("retrying upstream")
-		add("logfmt", at, "warning", "retrying upstream", map[string]any{"attempt": float64(i), "ratio": 0.25, "user": "ann smith"})
+		add("logfmt", at, "warn", "retrying upstream", map[string]any{"attempt": float64(i), "ratio": 0.25, "user": "ann smith"})
 
 		at = at.Add(250 * time.Millisecond)
 		p.app.Print(at.Format("2006/01/02 15:04:05.000000") + " plain line " + strconv.Itoa(i))

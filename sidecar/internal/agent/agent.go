@@ -17,6 +17,7 @@ import (
 	"github.com/loglet/loglet/sidecar/internal/pipeline"
 	"github.com/loglet/loglet/sidecar/internal/podinfo"
 	"github.com/loglet/loglet/sidecar/internal/server"
+	"github.com/loglet/loglet/sidecar/internal/shape"
 	"github.com/loglet/loglet/sidecar/internal/sink"
 	"github.com/loglet/loglet/sidecar/internal/sink/kafka"
 )
@@ -63,7 +64,22 @@ func Run(ctx context.Context, cfg *config.Config, build buildinfo.Info, logger *
 		return fmt.Errorf("LOGLET_SINK: unknown sink %q", cfg.Sink)
 	}
 
-	p, err := pipeline.New(cfg.Pipeline(pods.Pod()), out, pods, logger, reg)
+	pc := cfg.Pipeline(pods.Pod())
+	spec := cfg.Shape()
+	shaper, err := shape.New(spec, reg)
+	if err != nil {
+		return fmt.Errorf("LOGLET_METRICS: %w", err)
+	}
+	if shaper != nil {
+		pc.Parse.Shape = shaper
+		logger.Info("shaping records", "drop_levels", cfg.DropLevels, "drop_if", cfg.DropIf, "sample", cfg.Sample,
+			"redact", cfg.Redact, "remove_fields", cfg.RemoveFields, "keep_fields", cfg.KeepFields, "metrics", cfg.Metrics,
+			"dry_run", spec.DryRun)
+		if spec.DryRun {
+			logger.Info("dry run: records a rule would drop are printed with loglet_dropped naming the rule; nothing is dropped")
+		}
+	}
+	p, err := pipeline.New(pc, out, pods, logger, reg)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/loglet/loglet/sidecar/internal/parse"
 	"github.com/loglet/loglet/sidecar/internal/pipeline"
 	"github.com/loglet/loglet/sidecar/internal/podinfo"
+	"github.com/loglet/loglet/sidecar/internal/shape"
 	"github.com/loglet/loglet/sidecar/internal/sink/kafka"
 	"github.com/loglet/loglet/sidecar/internal/tail"
 )
@@ -43,8 +45,22 @@ type Config struct {
 	MaxBufferBytes bytesize.Size `env:"LOGLET_MAX_BUFFER_BYTES" envDefault:"8MiB" help:"unacknowledged record bytes before reading pauses"`
 	DeleteShipped  bool          `env:"LOGLET_DELETE_SHIPPED" envDefault:"false" help:"remove rotated files once every line in them is acknowledged"`
 
-	FieldTypes string `env:"LOGLET_FIELD_TYPES" help:"pinned field types, e.g. count=int,latency_ms=float,ok=bool,user=string"`
-	DefaultTZ  string `env:"LOGLET_DEFAULT_TZ" envDefault:"UTC" help:"zone of log times written without one (IANA name)"`
+	FieldTypes        string `env:"LOGLET_FIELD_TYPES" help:"pinned field types, e.g. count=int,latency_ms=float,ok=bool,user=string"`
+	DefaultTZ         string `env:"LOGLET_DEFAULT_TZ" envDefault:"UTC" help:"zone of log times written without one (IANA name)"`
+	NormalizeLevels   bool   `env:"LOGLET_NORMALIZE_LEVELS" envDefault:"true" help:"map levels to trace, debug, info, warn, error, fatal (warning becomes warn, the word as written kept in level_original); false ships them lower-cased as written"`
+	Multiline         string `env:"LOGLET_MULTILINE" envDefault:"all" help:"built-in stack-trace joiners: a list of java, python, go, node, dotnet; all or none (indented lines always join)"`
+	MultilineStart    string `env:"LOGLET_MULTILINE_START" help:"RE2: a line matching it starts a multi-line record (with LOGLET_MULTILINE_CONTINUE), e.g. ^\\[\\d{4}-"`
+	MultilineContinue string `env:"LOGLET_MULTILINE_CONTINUE" help:"RE2: a line matching it continues a record LOGLET_MULTILINE_START started, e.g. ^\\s"`
+
+	DropLevels       string `env:"LOGLET_DROP_LEVELS" help:"drop records at these normalised levels, e.g. debug,trace"`
+	DropIf           string `env:"LOGLET_DROP_IF" help:"drop records matching a condition (FIELD=VALUE, FIELD!=VALUE, FIELD~RE2, FIELD!~RE2, joined by &&); rules separated by ;, e.g. path=/healthz;msg~^GET /metrics"`
+	Sample           string `env:"LOGLET_SAMPLE" help:"keep 1 in N of the records matching a condition, marked sample_rate:N; rules N:CONDITION separated by ;, e.g. 10:path~^/api/"`
+	Redact           string `env:"LOGLET_REDACT" help:"replace RE2 matches with [REDACTED] in msg, named fields or * (every string); rules FIELDS~RE2 separated by ;, e.g. msg,token~Bearer [^ ]+"`
+	RemoveFields     string `env:"LOGLET_REMOVE_FIELDS" help:"fields to remove, and kubernetes.KEY for the pod metadata, e.g. password,kubernetes.annotations"`
+	KeepFields       string `env:"LOGLET_KEEP_FIELDS" help:"keep only these keys in fields, e.g. user,path,status"`
+	Metrics          string `env:"LOGLET_METRICS" help:"Prometheus metrics from log fields, on /metrics; rules NAME counter [FIELD] [by=L1,L2] or NAME histogram FIELD [buckets=B1,B2] [by=...] separated by ;"`
+	MetricsMaxSeries int    `env:"LOGLET_METRICS_MAX_SERIES" envDefault:"100" help:"label sets per LOGLET_METRICS metric; new ones past it fold into \"other\" (loglet_log_metrics_folded_total)"`
+
 	PodinfoDir string `env:"LOGLET_PODINFO_DIR" envDefault:"/etc/podinfo" help:"downwardAPI volume with the files labels and annotations"`
 
 	HTTPAddr string `env:"LOGLET_HTTP_ADDR" envDefault:":9110" empty:"keep" help:"address of /healthz, /readyz and /metrics; set but empty disables the server"`
@@ -61,6 +77,8 @@ type Config struct {
 
 	fieldTypes map[string]parse.Type
 	location   *time.Location
+	multiline  *parse.Multiline
+	shape      shape.Spec
 }
 
 // Load reads the configuration from environ (KEY=VALUE strings, as
@@ -200,6 +218,28 @@ func (c *Config) validate(failed map[string]bool) []error {
 	if c.location, err = time.LoadLocation(c.DefaultTZ); err != nil {
 		bad("LOGLET_DEFAULT_TZ", "%q is not a time zone (an IANA name such as UTC or Europe/Berlin)", c.DefaultTZ)
 	}
+	c.multiline = &parse.Multiline{}
+	if c.multiline.Builtins, err = parse.ParseBuiltins(c.Multiline); err != nil {
+		bad("LOGLET_MULTILINE", "%v", err)
+	}
+	for _, r := range []struct {
+		name, val string
+		re        **regexp.Regexp
+	}{{"LOGLET_MULTILINE_START", c.MultilineStart, &c.multiline.Start}, {"LOGLET_MULTILINE_CONTINUE", c.MultilineContinue, &c.multiline.Continue}} {
+		if r.val == "" {
+			continue
+		}
+		if *r.re, err = regexp.Compile(r.val); err != nil {
+			bad(r.name, "%q is not an RE2 pattern: %v", r.val, err)
+		}
+	}
+	switch {
+	case c.MultilineStart != "" && c.MultilineContinue == "":
+		bad("LOGLET_MULTILINE_CONTINUE", "must be set with LOGLET_MULTILINE_START")
+	case c.MultilineStart == "" && c.MultilineContinue != "":
+		bad("LOGLET_MULTILINE_START", "must be set with LOGLET_MULTILINE_CONTINUE")
+	}
+	c.validateShape(bad)
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "warning", "error":
 	default:
@@ -212,6 +252,45 @@ func (c *Config) validate(failed map[string]bool) []error {
 		}
 	}
 	return errs
+}
+
+// validateShape checks the shaping rules and keeps them in c.shape.
+func (c *Config) validateShape(bad func(name, format string, args ...any)) {
+	sp := &c.shape
+	var err error
+	if sp.DropLevels, err = shape.ParseDropLevels(c.DropLevels); err != nil {
+		bad("LOGLET_DROP_LEVELS", "%v", err)
+	}
+	if sp.DropIf, err = shape.ParseConditions(c.DropIf); err != nil {
+		bad("LOGLET_DROP_IF", "%v", err)
+	}
+	if sp.Sample, err = shape.ParseSample(c.Sample); err != nil {
+		bad("LOGLET_SAMPLE", "%v", err)
+	}
+	if sp.Redact, err = shape.ParseRedact(c.Redact); err != nil {
+		bad("LOGLET_REDACT", "%v", err)
+	}
+	if sp.Remove, err = shape.ParseRemove(c.RemoveFields); err != nil {
+		bad("LOGLET_REMOVE_FIELDS", "%v", err)
+	}
+	if sp.Keep, err = shape.ParseKeep(c.KeepFields); err != nil {
+		bad("LOGLET_KEEP_FIELDS", "%v", err)
+	}
+	if sp.Metrics, err = shape.ParseMetrics(c.Metrics); err != nil {
+		bad("LOGLET_METRICS", "%v", err)
+	}
+	if c.MetricsMaxSeries < 1 {
+		bad("LOGLET_METRICS_MAX_SERIES", "%d is below 1", c.MetricsMaxSeries)
+	}
+	sp.MaxSeries = c.MetricsMaxSeries
+}
+
+// Shape returns the shaping rules; in the dry run (LOGLET_SINK=stdout)
+// records the rules would drop are marked instead.
+func (c *Config) Shape() shape.Spec {
+	s := c.shape
+	s.DryRun = c.Sink == "stdout"
+	return s
 }
 
 // fileTemplates are the templates of the file names, by variable.
@@ -326,7 +405,8 @@ func (c *Config) Pipeline(pod *podinfo.Pod) pipeline.Config {
 		MaxLineBytes: int(c.MaxLineBytes), MaxOpenFiles: c.MaxOpenFiles, MaxBufferBytes: int(c.MaxBufferBytes),
 		DeleteShipped: c.DeleteShipped,
 		PodOwned:      strings.Contains(c.Include, "{pod}"),
-		Parse:         parse.Options{FieldTypes: c.fieldTypes, Location: c.location},
+		Parse: parse.Options{FieldTypes: c.fieldTypes, Location: c.location,
+			RawLevels: !c.NormalizeLevels, Multiline: c.multiline},
 	}
 }
 

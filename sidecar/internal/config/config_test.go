@@ -112,6 +112,16 @@ func TestBadVariablesAreNamedTogether(t *testing.T) {
 		{"non-positive", []string{"LOGLET_SINK=stdout", "POD_NAME=p", "LOGLET_SHUTDOWN_TIMEOUT=0s", "LOGLET_MAX_OPEN_FILES=0"},
 			[]string{"LOGLET_SHUTDOWN_TIMEOUT", "LOGLET_MAX_OPEN_FILES"}},
 		{"bad http address", []string{"LOGLET_SINK=stdout", "POD_NAME=p", "LOGLET_HTTP_ADDR=9110"}, []string{"LOGLET_HTTP_ADDR"}},
+		{"bad shaping rules", []string{"LOGLET_SINK=stdout", "POD_NAME=p", "LOGLET_DROP_LEVELS=chatty", "LOGLET_DROP_IF=path",
+			"LOGLET_SAMPLE=1:a=b", "LOGLET_REDACT=msg~(", "LOGLET_REMOVE_FIELDS=msg", "LOGLET_KEEP_FIELDS=level",
+			"LOGLET_METRICS=loglet_lines counter", "LOGLET_METRICS_MAX_SERIES=0", "LOGLET_NORMALIZE_LEVELS=maybe"},
+			[]string{"LOGLET_DROP_LEVELS", "LOGLET_DROP_IF", "LOGLET_SAMPLE", "LOGLET_REDACT", "LOGLET_REMOVE_FIELDS",
+				"LOGLET_KEEP_FIELDS", "LOGLET_METRICS", "LOGLET_METRICS_MAX_SERIES", "LOGLET_NORMALIZE_LEVELS"}},
+		{"bad multiline rules", []string{"LOGLET_SINK=stdout", "POD_NAME=p", "LOGLET_MULTILINE=java,cobol",
+			"LOGLET_MULTILINE_START=[", "LOGLET_MULTILINE_CONTINUE=(x"},
+			[]string{"LOGLET_MULTILINE", "LOGLET_MULTILINE_START", "LOGLET_MULTILINE_CONTINUE"}},
+		{"start without continuation", []string{"LOGLET_SINK=stdout", "POD_NAME=p", "LOGLET_MULTILINE_START=^x"},
+			[]string{"LOGLET_MULTILINE_CONTINUE"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -150,6 +160,34 @@ func TestMessagesNameTheVariableAndTheForms(t *testing.T) {
 				t.Errorf("problems (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestShapeAndMultiline(t *testing.T) {
+	cfg, err := Load(base(t, "LOGLET_SINK=stdout", "POD_NAME=p", "LOGLET_DROP_LEVELS=debug", "LOGLET_REDACT=msg~x",
+		"LOGLET_METRICS=app_lines_total counter by=level", "LOGLET_MULTILINE=go,python",
+		"LOGLET_MULTILINE_START=^\\[", "LOGLET_MULTILINE_CONTINUE=^\\s", "LOGLET_NORMALIZE_LEVELS=false"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := cfg.Shape()
+	if !sp.DryRun || len(sp.DropLevels) != 1 || len(sp.Redact) != 1 || len(sp.Metrics) != 1 || sp.MaxSeries != 100 {
+		t.Errorf("shape spec %+v", sp)
+	}
+	pc := cfg.Pipeline(podinfo.New(cfg.Pod, nil, nil))
+	m := pc.Parse.Multiline
+	if !pc.Parse.RawLevels || m == nil || m.Builtins != parse.JoinGo|parse.JoinPython || m.Start.String() != `^\[` || m.Continue.String() != `^\s` {
+		t.Errorf("parse options %+v, multiline %+v", pc.Parse, m)
+	}
+	cfg, err = Load(base(t, "LOGLET_SINK=stdout", "POD_NAME=p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sp := cfg.Shape(); !sp.Empty() {
+		t.Errorf("rules by default: %+v", sp)
+	}
+	if pc := cfg.Pipeline(podinfo.New(cfg.Pod, nil, nil)); pc.Parse.RawLevels || pc.Parse.Multiline.Builtins != parse.JoinAll {
+		t.Errorf("defaults: %+v", pc.Parse)
 	}
 }
 

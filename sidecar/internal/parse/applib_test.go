@@ -49,6 +49,7 @@ func TestApplibOutputParses(t *testing.T) {
 		}
 		var rec struct {
 			Level  string
+			Orig   string `json:"level_original"`
 			Msg    string
 			Time   string `json:"@timestamp"`
 			Source string `json:"time_source"`
@@ -57,8 +58,8 @@ func TestApplibOutputParses(t *testing.T) {
 		if err := json.Unmarshal(out, &rec); err != nil {
 			t.Fatal(err)
 		}
-		if rec.Level != "warning" || rec.Msg != "sample log" || rec.Source != "" {
-			t.Errorf("line %d: level %q msg %q time_source %q", i, rec.Level, rec.Msg, rec.Source)
+		if rec.Level != "warn" || rec.Orig != "warning" || rec.Msg != "sample log" || rec.Source != "" {
+			t.Errorf("line %d: level %q (original %q) msg %q time_source %q", i, rec.Level, rec.Orig, rec.Msg, rec.Source)
 		}
 		if _, err := time.Parse(time.RFC3339Nano, rec.Time); err != nil {
 			t.Errorf("line %d: @timestamp %q: %v", i, rec.Time, err)

@@ -12,12 +12,23 @@
 //     quoted values are strings.
 //   - plain text: anything else, including multi-line records (stack traces)
 //     that the [Joiner] assembled. A leading Go log timestamp
-//     (2006/01/02 15:04:05) or RFC 3339 timestamp becomes the record's time.
+//     (2006/01/02 15:04:05) or RFC 3339 timestamp (a zone after a space,
+//     as Serilog writes it, included) becomes the record's time; a leading
+//     time of day (15:04:05.000, logback's and log4j2's default layouts)
+//     is placed on the day the record was read. The level is taken from
+//     the first line where it is unambiguous (see plainLevel).
 //
 // Well-known keys are lifted to the top of the record: the time from "time"
 // (or "ts", "timestamp", "@timestamp"), the level from "level" (or "lvl",
-// "severity"), lower-cased, and the message from "msg" (or "message"). Every
-// other key goes into "fields", in input order.
+// "severity"), and the message from "msg" (or "message"). Every other key
+// goes into "fields", in input order. The level is normalised to one of
+// [Levels] ([NormalizeLevel]); when that changed the word (warning to
+// warn, not merely WARN to warn), the word as written goes to
+// "level_original". Options.RawLevels ships it lower-cased as written.
+//
+// Options.Shape, when set, sees every record before it is encoded and may
+// drop it (Result.Dropped), change its message and fields, or add members
+// (package shape).
 //
 // Times are normalised to UTC RFC 3339 with nanosecond precision in
 // "@timestamp". A time without a zone is read in Options.Location. A record

@@ -38,6 +38,18 @@ type Options struct {
 	// Location is the zone of times written without one (LOGLET_DEFAULT_TZ).
 	// Nil means UTC.
 	Location *time.Location
+	// RawLevels turns level normalisation off (LOGLET_NORMALIZE_LEVELS=false):
+	// the level is shipped lower-cased, as written. By default it is mapped
+	// to trace, debug, info, warn, error or fatal ([NormalizeLevel]), and
+	// the name as written goes to "level_original" when the mapping changed
+	// the word (warning becomes warn; WARN becomes warn without it).
+	RawLevels bool
+	// Multiline are the joining rules of the Joiners that feed the parser
+	// (LOGLET_MULTILINE*); nil means DefaultMultiline.
+	Multiline *Multiline
+	// Shape, when set, shapes every record before it is encoded (drop,
+	// sample, redact, remove, metrics).
+	Shape Shaper
 }
 
 // Input is one record's text and where it came from.
@@ -70,6 +82,9 @@ type Result struct {
 	Detected Format
 	// TypeErrors counts the fields moved to type_errors.
 	TypeErrors int
+	// Dropped reports that Options.Shape dropped the record on purpose:
+	// nothing was appended, and the record counts as delivered.
+	Dropped bool
 }
 
 // Parser turns records into loglet's JSON records.
@@ -83,7 +98,8 @@ type Parser struct {
 	// Per-record state, reset by Append.
 	ts       time.Time
 	hasTime  bool
-	level    []byte // lower-cased level text
+	level    []byte // lower-cased level text, normalised unless RawLevels
+	levelRaw []byte // the level as written, when normalising changed it
 	hasLevel bool
 	msg      value
 	hasMsg   bool
@@ -92,6 +108,8 @@ type Parser struct {
 	nTypeErr int
 	strbuf   []byte // decoded logfmt strings
 	pairs    []pair
+	rec      Record // the Shaper's view, when Options.Shape is set
+	shaped   []byte // the fields after the Shaper's changes
 }
 
 type pair struct {
@@ -135,7 +153,10 @@ func (p *Parser) Append(dst []byte, in *Input, pod []byte) ([]byte, Result) {
 	default:
 		p.reset()
 		res.Format, res.Detected = FormatPlain, FormatPlain
-		parseErr = p.parsePlain(text)
+		parseErr = p.parsePlain(text, in.ReadTime)
+	}
+	if p.hasLevel && !p.opts.RawLevels {
+		p.normalizeLevel()
 	}
 	res.ParseError = parseErr != ""
 	res.TypeErrors = p.nTypeErr
@@ -147,20 +168,44 @@ func (p *Parser) Append(dst []byte, in *Input, pod []byte) ([]byte, Result) {
 		timeSource = "read"
 	}
 
+	fields := p.fields
+	if sh := p.opts.Shape; sh != nil {
+		p.rec.p = p
+		p.rec.pod = pod
+		sh.Shape(&p.rec)
+		if p.rec.dropped {
+			res.Dropped = true
+			return dst, res
+		}
+		pod = p.rec.pod
+		if p.rec.changed {
+			p.shaped = p.rec.appendFields(p.shaped[:0])
+			fields = p.shaped
+		}
+	}
+
 	dst = append(dst, `{"@timestamp":"`...)
 	dst = appendTimestamp(dst, res.Time)
 	dst = append(dst, '"')
 	if p.hasLevel {
 		dst = append(dst, `,"level":`...)
 		dst = appendJSONString(dst, p.level)
+		if len(p.levelRaw) > 0 {
+			dst = append(dst, `,"level_original":`...)
+			dst = appendJSONString(dst, p.levelRaw)
+		}
 	}
 	if p.hasMsg {
 		dst = append(dst, `,"msg":`...)
-		dst = appendValue(dst, p.msg)
+		if p.opts.Shape != nil && len(p.rec.msgRepl) > 0 {
+			dst = append(dst, p.rec.msgRepl...)
+		} else {
+			dst = appendValue(dst, p.msg)
+		}
 	}
-	if len(p.fields) > 0 {
+	if len(fields) > 0 {
 		dst = append(dst, `,"fields":{`...)
-		dst = append(dst, p.fields...)
+		dst = append(dst, fields...)
 		dst = append(dst, '}')
 	}
 	if len(p.typeErrs) > 0 {
@@ -177,6 +222,9 @@ func (p *Parser) Append(dst []byte, in *Input, pod []byte) ([]byte, Result) {
 	}
 	if timeSource != "" {
 		dst = append(dst, `,"time_source":"read"`...)
+	}
+	if p.opts.Shape != nil {
+		dst = append(dst, p.rec.extra...)
 	}
 	dst = append(dst, `,"kubernetes":`...)
 	if len(pod) == 0 {
@@ -197,6 +245,7 @@ func (p *Parser) Append(dst []byte, in *Input, pod []byte) ([]byte, Result) {
 func (p *Parser) reset() {
 	p.hasTime, p.hasLevel, p.hasMsg = false, false, false
 	p.level = p.level[:0]
+	p.levelRaw = p.levelRaw[:0]
 	p.msg = value{}
 	p.fields = p.fields[:0]
 	p.typeErrs = p.typeErrs[:0]
@@ -204,6 +253,35 @@ func (p *Parser) reset() {
 	p.sc.big = false
 	p.strbuf = p.strbuf[:0]
 	p.pairs = p.pairs[:0]
+	if p.opts.Shape != nil {
+		p.rec.reset(p, nil)
+	}
+}
+
+// normalizeLevel maps the lower-cased level to its normalised name, keeping
+// the name as written in levelRaw when the word changed.
+func (p *Parser) normalizeLevel() {
+	n, ok := NormalizeLevel(p.level)
+	if !ok || n == string(p.level) {
+		p.levelRaw = p.levelRaw[:0]
+		return
+	}
+	if len(p.levelRaw) == 0 {
+		p.levelRaw = append(p.levelRaw, p.level...)
+	}
+	p.level = append(p.level[:0], n...)
+}
+
+// addSpan notes, for the Shaper, the member of p.fields that starts at n
+// (before its comma) and whose value starts at vstart.
+func (p *Parser) addSpan(n, vstart int, key []byte, v value) {
+	if p.opts.Shape == nil {
+		return
+	}
+	if n > 0 {
+		n++ // the comma
+	}
+	p.rec.spans = append(p.rec.spans, span{start: n, vstart: vstart, end: len(p.fields), key: key, v: v})
 }
 
 func firstNonSpace(b []byte) byte {
@@ -261,6 +339,9 @@ func (p *Parser) field(key []byte, keyJSON bool, v value) {
 	case !p.hasLevel && isLevelKey(key) && v.kind == kindString:
 		if c, ok := v.content(); ok {
 			p.level = appendLower(p.level[:0], c)
+			if !p.opts.RawLevels && string(p.level) != string(c) {
+				p.levelRaw = append(p.levelRaw[:0], c...) // kept in case normalising changes the word
+			}
 			p.hasLevel = true
 			return
 		}
@@ -271,8 +352,10 @@ func (p *Parser) field(key []byte, keyJSON bool, v value) {
 	if t, pinned := p.opts.FieldTypes[string(key)]; pinned {
 		n := len(p.fields)
 		p.fields = appendKey(p.fields, key, keyJSON)
+		vstart := len(p.fields)
 		var ok bool
 		if p.fields, ok = convert(p.fields, t, v); ok {
+			p.addSpan(n, vstart, key, v)
 			return
 		}
 		p.fields = p.fields[:n]
@@ -283,8 +366,11 @@ func (p *Parser) field(key []byte, keyJSON bool, v value) {
 		p.typeError(key, keyJSON, v)
 		return
 	}
+	n := len(p.fields)
 	p.fields = appendKey(p.fields, key, keyJSON)
+	vstart := len(p.fields)
 	p.fields = appendValue(p.fields, v)
+	p.addSpan(n, vstart, key, v)
 }
 
 // typeError puts a field in type_errors, as a string, and counts it: one
@@ -362,8 +448,11 @@ func (p *Parser) parseJSON(b []byte) error {
 				if v.big {
 					p.typeError(key, true, v)
 				} else {
+					n := len(p.fields)
 					p.fields = appendKey(p.fields, key, true)
+					vstart := len(p.fields)
 					p.fields = appendValue(p.fields, v)
+					p.addSpan(n, vstart, key, v)
 				}
 			} else {
 				p.field(key, true, v)
@@ -500,15 +589,31 @@ func (p *Parser) unquote(b []byte, i int) (int, bool) {
 }
 
 // parsePlain takes a leading timestamp as the record's time and the rest as
-// its message. It returns a parse error text when the line holds invalid
-// UTF-8 or control characters.
-func (p *Parser) parsePlain(b []byte) string {
+// its message, and the level from the first line where it is unambiguous
+// (see plainLevel). A leading time of day without a date (logback's and
+// log4j2's default layouts) is placed on the day the record was read. It
+// returns a parse error text when the line holds invalid UTF-8 or control
+// characters.
+func (p *Parser) parsePlain(b []byte, read time.Time) string {
+	timed := false
 	if t, n := parseTimestamp(b, p.opts.Location); n > 0 && (n == len(b) || b[n] == ' ') {
 		p.ts, p.hasTime = t, true
 		b = b[n:]
-		if len(b) > 0 {
-			b = b[1:]
+		timed = true
+	} else if d, n := parseClock(b); n > 0 && !read.IsZero() {
+		p.ts, p.hasTime = onReadDay(d, read, p.opts.Location), true
+		b = b[n:]
+		timed = true
+	}
+	if timed && len(b) > 0 {
+		b = b[1:]
+	}
+	if lv := plainLevel(b, timed); lv != nil {
+		p.level = appendLower(p.level[:0], lv)
+		if !p.opts.RawLevels && string(p.level) != string(lv) {
+			p.levelRaw = append(p.levelRaw[:0], lv...)
 		}
+		p.hasLevel = true
 	}
 	p.setPlainMessage(b)
 	return plainProblem(b)

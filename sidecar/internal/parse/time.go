@@ -52,7 +52,18 @@ func parseTimestamp(s []byte, loc *time.Location) (t time.Time, n int) {
 	}
 	zoned := false
 	offset := 0
-	if i < len(s) {
+	if i+6 <= len(s) && s[i] == ' ' && (s[i+1] == '+' || s[i+1] == '-') && isDigit(s[i+2]) {
+		// A zone after a space, as Serilog writes it: "... 18:22:24.123 +00:00".
+		j := i + 1
+		if oh, om, n, ok := zoneOffset(s[j:]); ok && (j+n == len(s) || s[j+n] == ' ') {
+			zoned, i = true, j+n
+			offset = oh*3600 + om*60
+			if s[j] == '-' {
+				offset = -offset
+			}
+		}
+	}
+	if i < len(s) && !zoned {
 		switch c := s[i]; {
 		case c == 'Z' || c == 'z':
 			zoned = true
@@ -97,6 +108,25 @@ func parseTimestamp(s []byte, loc *time.Location) (t time.Time, n int) {
 		t = time.Date(year, time.Month(month), day, hour, minute, sec, nsec, loc)
 	}
 	return t.UTC(), i
+}
+
+// zoneOffset reads "+HH:MM" or "+HHMM" (either sign) at the start of s.
+func zoneOffset(s []byte) (oh, om, n int, ok bool) {
+	var ok1, ok2 bool
+	switch {
+	case len(s) >= 6 && s[3] == ':':
+		oh, ok1 = digits(s[1:3])
+		om, ok2 = digits(s[4:6])
+		n = 6
+	case len(s) >= 5:
+		oh, ok1 = digits(s[1:3])
+		om, ok2 = digits(s[3:5])
+		n = 5
+	}
+	if !ok1 || !ok2 || oh > 23 || om > 59 {
+		return 0, 0, 0, false
+	}
+	return oh, om, n, true
 }
 
 // parseEpoch reads a JSON number as a Unix time in seconds, milliseconds,
@@ -194,4 +224,49 @@ func appendTimestamp(dst []byte, t time.Time) []byte {
 		dst = append(dst, frac[:n]...)
 	}
 	return append(dst, 'Z')
+}
+
+// parseClock parses a time of day at the start of s, "15:04:05" with an
+// optional fraction after '.' or ',' (logback's and log4j2's default
+// HH:mm:ss.SSS), followed by the end of s or a space. It returns the time
+// since midnight and the bytes consumed; n == 0 means s does not start
+// with one.
+func parseClock(s []byte) (d time.Duration, n int) {
+	if len(s) < 8 || s[2] != ':' || s[5] != ':' {
+		return 0, 0
+	}
+	hour, ok1 := digits(s[0:2])
+	minute, ok2 := digits(s[3:5])
+	sec, ok3 := digits(s[6:8])
+	if !ok1 || !ok2 || !ok3 || hour > 23 || minute > 59 || sec > 59 {
+		return 0, 0
+	}
+	i := 8
+	nsec := 0
+	if i+1 < len(s) && (s[i] == '.' || s[i] == ',') && isDigit(s[i+1]) {
+		i++
+		scale := 100000000
+		for ; i < len(s) && isDigit(s[i]); i++ {
+			if scale > 0 {
+				nsec += int(s[i]-'0') * scale
+				scale /= 10
+			}
+		}
+	}
+	if i < len(s) && s[i] != ' ' {
+		return 0, 0
+	}
+	return time.Duration(hour)*time.Hour + time.Duration(minute)*time.Minute + time.Duration(sec)*time.Second + time.Duration(nsec), i
+}
+
+// onReadDay places a time of day on the day the record was read, in loc;
+// a time more than an hour after the read time is taken from the day
+// before (a record written just before midnight, read just after).
+func onReadDay(clock time.Duration, read time.Time, loc *time.Location) time.Time {
+	r := read.In(loc)
+	t := time.Date(r.Year(), r.Month(), r.Day(), 0, 0, 0, 0, loc).Add(clock)
+	if t.Sub(read) > time.Hour {
+		t = t.AddDate(0, 0, -1)
+	}
+	return t.UTC()
 }

@@ -25,6 +25,7 @@ type metrics struct {
 	skipped        *prometheus.CounterVec // by reason
 	truncBackoffs  prometheus.Counter
 	copiesSkipped  prometheus.Counter
+	dropped        prometheus.Counter // issue 14: records dropped on purpose by a rule
 }
 
 func newMetrics(reg prometheus.Registerer, buffered func() float64) (*metrics, error) {
@@ -65,10 +66,12 @@ func newMetrics(reg prometheus.Registerer, buffered func() float64) (*metrics, e
 			Name: "loglet_truncation_backoffs_total", Help: "Times a file that kept being truncated was left alone for a while before it was read again."}),
 		copiesSkipped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "loglet_copied_bytes_skipped_total", Help: "Bytes of copies of truncated files (copytruncate) that were not read again, because they had been read from the original."}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loglet_records_dropped_total", Help: "Records dropped on purpose by a rule (LOGLET_DROP_LEVELS, LOGLET_DROP_IF, LOGLET_SAMPLE); their lines count as delivered. loglet_shape_records_total has them by rule."}),
 	}
 	for _, c := range []prometheus.Collector{m.linesRead, m.bytesRead, m.records, m.parseErrors, m.typeErrors,
 		m.truncated, m.recordsAcked, m.rotations, m.truncations, m.deleted, m.lagBytes, m.bufferedBytes,
-		m.lastAck, m.filesOpen, m.checkpointErrs, m.skipped, m.truncBackoffs, m.copiesSkipped} {
+		m.lastAck, m.filesOpen, m.checkpointErrs, m.skipped, m.truncBackoffs, m.copiesSkipped, m.dropped} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

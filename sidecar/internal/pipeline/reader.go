@@ -51,6 +51,7 @@ type fileReader struct {
 
 	// per-batch statistics, added to the metrics when the batch is handed out
 	lines, bytesRead, truncated, typeErrs int
+	dropped                               int // issue 14: records a rule dropped
 	byFormat, parseErrs                   [4]int
 }
 
@@ -99,6 +100,7 @@ func (p *Pipeline) read(ctx, sendCtx context.Context, fl *file, held *bool) file
 	}
 	fr.r.MaxLine = p.cfg.MaxLineBytes
 	fr.j.MaxBytes = p.cfg.MaxLineBytes
+	fr.j.Rules = p.cfg.Parse.Multiline // issue 14: the joining rules (nil: every built-in joiner)
 	fr.lineFn = fr.onLine
 	fr.emitFn = fr.onRecord
 	return fr.loop(ctx)
@@ -540,6 +542,14 @@ func (fr *fileReader) onRecord(text []byte, start, end int64, lines int, truncat
 	n, oldCap := len(b.arena), cap(b.arena)
 	var res parse.Result
 	b.arena, res = fr.parser.Append(b.arena, &in, fr.pod)
+	if res.Dropped {
+		// issue 14: dropped on purpose by a rule (parse.Options.Shape). It
+		// adds no record, but emittedEnd (set above) moves the checkpoint
+		// over it: delivered as dropped, never read again.
+		b.arena = b.arena[:n]
+		fr.dropped++
+		return
+	}
 	b.add(n, oldCap, res.Time, start)
 	b.sb.Records[len(b.sb.Records)-1].ReadTime = fr.readTime // OTLP's observed time
 	fr.byFormat[res.Format]++
@@ -684,6 +694,9 @@ func (fr *fileReader) addStats() {
 	if fr.typeErrs > 0 {
 		m.typeErrors.Add(float64(fr.typeErrs))
 	}
-	fr.lines, fr.bytesRead, fr.truncated, fr.typeErrs = 0, 0, 0, 0
+	if fr.dropped > 0 {
+		m.dropped.Add(float64(fr.dropped)) // issue 14
+	}
+	fr.lines, fr.bytesRead, fr.truncated, fr.typeErrs, fr.dropped = 0, 0, 0, 0, 0
 	fr.byFormat, fr.parseErrs = [4]int{}, [4]int{}
 }
