@@ -13,6 +13,7 @@ const (
 	HeaderContentType = "content-type"  // always application/json
 	HeaderFile        = "loglet-file"   // the source file's identity (dev:inode:fingerprint)
 	HeaderOffset      = "loglet-offset" // the record's byte offset in that file, in decimal
+	HeaderEnd         = "loglet-end"    // the byte offset just after the record in that file, in decimal (when known)
 )
 
 var contentType = []byte("application/json")
@@ -27,15 +28,16 @@ type recordReader struct {
 	key      []byte
 	rec      kafka.Record
 	k, v     bytesReader
-	hdr      [3]kafka.Header
+	hdr      [4]kafka.Header
 	file     string
 	fileB    []byte
 	offset   []byte
+	end      []byte
 	fileSeen bool
 }
 
 func newRecordReader(key []byte, entries []entry) *recordReader {
-	return &recordReader{entries: entries, key: key, offset: make([]byte, 0, 20)}
+	return &recordReader{entries: entries, key: key, offset: make([]byte, 0, 20), end: make([]byte, 0, 20)}
 }
 
 // ReadRecord returns the next record, or io.EOF after the last.
@@ -49,14 +51,20 @@ func (r *recordReader) ReadRecord() (*kafka.Record, error) {
 		r.file, r.fileB, r.fileSeen = e.rec.Pos.File, []byte(e.rec.Pos.File), true
 	}
 	r.offset = strconv.AppendInt(r.offset[:0], e.rec.Pos.Offset, 10)
-	r.hdr = [3]kafka.Header{
+	r.hdr = [4]kafka.Header{
 		{Key: HeaderContentType, Value: contentType},
 		{Key: HeaderFile, Value: r.fileB},
 		{Key: HeaderOffset, Value: r.offset},
 	}
+	hdrs := r.hdr[:3]
+	if e.rec.Pos.End > e.rec.Pos.Offset {
+		r.end = strconv.AppendInt(r.end[:0], e.rec.Pos.End, 10)
+		r.hdr[3] = kafka.Header{Key: HeaderEnd, Value: r.end}
+		hdrs = r.hdr[:4]
+	}
 	r.k.Reset(r.key)
 	r.v.Reset(e.value)
-	r.rec = kafka.Record{Time: e.rec.Time, Key: &r.k, Value: &r.v, Headers: r.hdr[:]}
+	r.rec = kafka.Record{Time: e.rec.Time, Key: &r.k, Value: &r.v, Headers: hdrs}
 	return &r.rec, nil
 }
 
