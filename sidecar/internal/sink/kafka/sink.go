@@ -610,9 +610,13 @@ func (s *Sink) produce(ctx context.Context, rt route, entries []entry) error {
 		return err
 	}
 	if s.cfg.ReadBack && (s.next.Topic != rt.topic || s.next.Partition != partition) {
+		// Where this request's records would start, should its outcome be
+		// unknown. Not knowing it must not hold delivery up: a read-back
+		// then starts at the partition's first offset (-1), which the
+		// bound may well stop.
 		_, end, err := listOffsets(ctx, s.client, rt.topic, partition)
 		if err != nil {
-			return err
+			end = -1
 		}
 		s.next = sink.Landed{Topic: rt.topic, Partition: partition, NextOffset: end}
 	}
