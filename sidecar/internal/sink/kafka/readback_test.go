@@ -71,7 +71,7 @@ func TestReadBackFindsOnlyThisFile(t *testing.T) {
 		t.Fatalf("Landed = %+v, want logs.shop/0 next offset 5", saved)
 	}
 	sendAll(t, otherKey, endBatch(fileA, 0, seqValues("x", 0, 20)...)) // same file identity, other key: ends up to 2000
-	a2 := endBatch(fileA, 500, seqValues("a", 5, 3)...)                   // this file's: ends 600, 700, 800
+	a2 := endBatch(fileA, 500, seqValues("a", 5, 3)...)                // this file's: ends 600, 700, 800
 	b1 := endBatch(fileB, 0, seqValues("b", 0, 2)...)
 	sendAll(t, h, a2, b1)
 	sendAll(t, sameKey, endBatch("1:99:cccc", 0, seqValues("y", 0, 20)...), endBatch("1:98:dddd", 4000, seqValues("z", 0, 3)...))
