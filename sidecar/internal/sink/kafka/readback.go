@@ -34,6 +34,12 @@ const (
 	whenRetry = "retry" // before retrying a produce request whose outcome is unknown
 )
 
+// maxReadBackTries is how many times a read-back after an unknown outcome
+// is tried when the brokers cannot be asked, before the records are sent
+// again without it (at least once), so that a broker that answers produce
+// requests but not fetches does not hold delivery up for ever.
+const maxReadBackTries = 5
+
 // fetchMaxWait is how long one read-back fetch waits for records to come.
 const fetchMaxWait = 100 * time.Millisecond
 
@@ -368,7 +374,9 @@ func (rb *reader) read(topic string, partition int, from int64, visit func(off i
 	defer rb.count()
 	first, hw, err := rb.offsets(topic, partition)
 	if err != nil {
-		return rb.reason(err)
+		// Not even the offsets: the brokers cannot be asked (an error,
+		// which the retry path tries again), or refuse.
+		return reasonFor(err), err
 	}
 	if from < 0 {
 		from = first
@@ -395,7 +403,7 @@ func (rb *reader) read(topic string, partition int, from int64, visit func(off i
 		}
 		if err != nil {
 			err = fmt.Errorf("read back %s partition %d at offset %d: %w", topic, partition, offset, err)
-			if rb.ctx.Err() != nil {
+			if rb.expired() {
 				if lastErr != nil {
 					return FallbackError, errors.Join(lastErr, err)
 				}
@@ -455,6 +463,16 @@ func (rb *reader) offsets(topic string, partition int) (first, last int64, err e
 		}
 		rb.tr.CloseIdleConnections()
 	}
+}
+
+// expired reports whether the read-back's time is up; a connection's
+// deadline, set from it, may fire a moment before the context ends.
+func (rb *reader) expired() bool {
+	if rb.ctx.Err() != nil {
+		return true
+	}
+	d, ok := rb.ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 // sleep waits before retry attempt+1, and reports false when the
@@ -593,7 +611,8 @@ func (s *Sink) resolveUnknown(ctx context.Context, entries []entry) error {
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
-		case reason == FallbackError && !classify(err).fatal:
+		case reason == FallbackError && !classify(err).fatal && s.unknown[0].tries+1 < maxReadBackTries:
+			s.unknown[0].tries++
 			return err // read back again before the next attempt
 		case reason != "":
 			s.m.fallbacks.WithLabelValues(reason).Inc()

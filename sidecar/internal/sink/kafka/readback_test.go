@@ -372,7 +372,8 @@ func TestReadBackBound(t *testing.T) {
 }
 
 // TestReadBackOffAndTimeout: with read-back off every file falls back
-// without a word; a time limit too short to read anything falls back too.
+// without a word; a time limit passed before the high watermark (here a
+// broker that never answers the fetch) falls back too.
 func TestReadBackOffAndTimeout(t *testing.T) {
 	c := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "logs.shop"))
 	off := newSink(t, Config{Brokers: c.ListenAddrs()}, nil)
@@ -387,7 +388,9 @@ func TestReadBackOffAndTimeout(t *testing.T) {
 		t.Errorf("logs with read-back off:\n%s", off.logs)
 	}
 
-	c.ControlKey(int16(kmsg.ListOffsets), func(kmsg.Request) (kmsg.Response, error, bool) {
+	off.run(t)
+	sendAll(t, off, endBatch("f", 0, "{}"))
+	c.ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
 		return nil, nil, true // never answered
 	})

@@ -339,6 +339,7 @@ type unknownOutcome struct {
 	partition int
 	key       []byte
 	from      int64
+	tries     int // read-backs of it that failed
 }
 
 // deliver produces the records at the head of the queue, at most one
@@ -658,13 +659,17 @@ func (s *Sink) produce(ctx context.Context, rt route, entries []entry) error {
 
 // outcomeUnknown reports whether a produce error leaves open whether the
 // broker stored the records: any error but a broker's answer that it did
-// not (a timeout, a connection lost after the request may have been
-// written, REQUEST_TIMED_OUT and NOT_ENOUGH_REPLICAS_AFTER_APPEND, which
+// not, or a connection that could not be made (a timeout, a connection
+// lost after the request may have been written, REQUEST_TIMED_OUT and NOT_ENOUGH_REPLICAS_AFTER_APPEND, which
 // the broker sends after appending).
 func outcomeUnknown(err error) bool {
 	var kerr kafka.Error
 	if errors.As(err, &kerr) {
 		return kerr == kafka.RequestTimedOut || kerr == kafka.NotEnoughReplicasAfterAppend
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false // no connection: the request was never written
 	}
 	return true
 }
