@@ -603,6 +603,7 @@ func (s *Sink) resolveUnknown(ctx context.Context, entries []entry) error {
 				e := &entries[i]
 				e.landed, e.topic, e.partition, e.koff = true, u.topic, u.partition, off
 				found = append(found, i)
+				s.partial = true
 			}
 		})
 		// The records found are in Kafka whatever else happened: they are

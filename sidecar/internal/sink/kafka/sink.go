@@ -123,6 +123,7 @@ type Sink struct {
 	// unknown are the partitions with records of a produce request whose
 	// outcome is unknown, to read back before the next attempt.
 	unknown []unknownOutcome
+	partial bool // resolveUnknown found some of the request's entries in Kafka
 
 	warnMu sync.Mutex
 	warned map[string]time.Time // topic and fall-back reason → last warning
@@ -381,6 +382,7 @@ func (s *Sink) deliver(ctx context.Context) {
 	if len(entries) > 0 {
 		s.grow()
 	}
+	s.partial = false
 	s.complete(entries)
 	clear(entries[:cap(entries)]) // keep no records of acknowledged batches
 	s.entries = entries[:0]
@@ -590,7 +592,7 @@ func (s *Sink) route() route {
 // is unknown it notes the partition for resolveUnknown.
 func (s *Sink) produce(ctx context.Context, rt route, entries []entry) error {
 	send := entries
-	if slices.ContainsFunc(entries, func(e entry) bool { return e.landed }) {
+	if s.partial {
 		send = s.sendBuf[:0]
 		for _, e := range entries {
 			if !e.landed {
