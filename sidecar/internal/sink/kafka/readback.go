@@ -219,9 +219,15 @@ func (s *Sink) ReadBack(ctx context.Context, reqs []ReadBackRequest) ([]ReadBack
 			}
 		})
 		for _, i := range g.reqs {
-			if reason != "" {
+			from := reqs[i].FromOffset
+			switch {
+			case reason != "":
 				s.fallback(&out[i], reason, err)
-			} else if out[i].Landed.NextOffset < 0 {
+			case from >= 0 && (from > rb.hw || from < rb.first):
+				found -= out[i].Records
+				s.fallback(&out[i], FallbackOutOfRange, fmt.Errorf("read back %s partition %d from offset %d: the partition holds offsets %d to %d: %w",
+					g.topic, g.partition, from, rb.first, rb.hw, kafka.OffsetOutOfRange))
+			case out[i].Landed.NextOffset < 0:
 				out[i].Landed.NextOffset = rb.next // read from the first offset, none found
 			}
 		}
@@ -335,14 +341,15 @@ func reasonFor(err error) string {
 // reader fetches partitions for a read-back, counting the bytes it reads
 // from the brokers against LOGLET_KAFKA_READBACK_MAX_BYTES.
 type reader struct {
-	s       *Sink
-	ctx     context.Context
-	when    string
-	tr      *kafka.Transport
-	client  *kafka.Client
-	bytes   atomic.Int64 // read from the brokers
-	counted int64        // of bytes, already added to the metric
-	next    int64        // after read: the offset reading stopped at
+	s         *Sink
+	ctx       context.Context
+	when      string
+	tr        *kafka.Transport
+	client    *kafka.Client
+	bytes     atomic.Int64 // read from the brokers
+	counted   int64        // of bytes, already added to the metric
+	next      int64        // after read: the offset reading stopped at
+	first, hw int64        // after read: the partition\'s first and end offsets
 }
 
 func (s *Sink) newReader(ctx context.Context, when string) *reader {
@@ -373,6 +380,7 @@ func (rb *reader) read(topic string, partition int, from int64, visit func(off i
 	s.m.readbacks.WithLabelValues(rb.when).Inc()
 	defer rb.count()
 	first, hw, err := rb.offsets(topic, partition)
+	rb.first, rb.hw = first, hw
 	if err != nil {
 		// Not even the offsets: the brokers cannot be asked (an error,
 		// which the retry path tries again), or refuse.

@@ -3,9 +3,13 @@ package kafka
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -402,4 +406,75 @@ func TestReadBackOffAndTimeout(t *testing.T) {
 	if len(res) != 1 || res[0].Fallback != FallbackTimeout {
 		t.Errorf("ReadBack = %+v, want a timeout fall-back", res)
 	}
+}
+
+// TestReadBackEdges: a record without loglet-end (an older loglet, or a
+// pipeline that does not say) places the file at the record's start, so it
+// is sent again rather than skipped on a guess; a saved offset beyond the
+// partition's end (a topic deleted and created again) falls back.
+func TestReadBackEdges(t *testing.T) {
+	c := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "logs.shop"))
+	h := newSink(t, Config{Brokers: c.ListenAddrs(), ReadBack: true}, nil)
+	h.run(t)
+	sendAll(t, h, newBatch("1:2:ffff", 0, seqValues("r", 0, 3)...)) // offsets 0, 100, 200; no End
+	res, err := h.ReadBack(context.Background(), []ReadBackRequest{
+		{FileID: "1:2:ffff", Topic: "logs.shop", FromOffset: 0},
+		{FileID: "1:3:eeee", Topic: "logs.shop", FromOffset: 1000},
+		{FileID: "1:2:ffff", Topic: "logs.shop", Partition: -1, FromOffset: -1}, // from the first offset
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res[0]; r.Fallback != "" || !r.Found || r.End != 200 || r.Records != 3 {
+		t.Errorf("without loglet-end: %+v, want End 200 (the last record's start)", r)
+	}
+	if r := res[1]; r.Fallback != FallbackOutOfRange || !errors.Is(r.Err, kafka.OffsetOutOfRange) {
+		t.Errorf("beyond the end: %+v, want out_of_range", r)
+	}
+	if r := res[2]; r.Fallback != "" || r.End != 200 || r.Landed.NextOffset != 3 {
+		t.Errorf("from the first offset: %+v", r)
+	}
+}
+
+// TestOutcomeUnknown: which produce errors leave open whether the broker
+// stored the records.
+func TestOutcomeUnknown(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"deadline", fmt.Errorf("produce: %w", context.DeadlineExceeded), true},
+		{"connection lost", &net.OpError{Op: "read", Err: io.ErrUnexpectedEOF}, true},
+		{"eof", io.EOF, true},
+		{"request timed out", kafka.RequestTimedOut, true},
+		{"not enough replicas after append", kafka.NotEnoughReplicasAfterAppend, true},
+		{"not leader", kafka.NotLeaderForPartition, false},
+		{"denied", kafka.TopicAuthorizationFailed, false},
+		{"too large", kafka.MessageSizeTooLarge, false},
+		{"no connection", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, false},
+	} {
+		if got := outcomeUnknown(tt.err); got != tt.want {
+			t.Errorf("%s: outcomeUnknown = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// FuzzPositionOf: header values of any bytes never panic, and a position
+// is reported only with a file and a non-negative offset.
+func FuzzPositionOf(f *testing.F) {
+	f.Add("1:2:ab", "0", "10")
+	f.Add("", "-1", "x")
+	f.Add("f", "9223372036854775808", "")
+	f.Fuzz(func(t *testing.T, file, off, end string) {
+		hs := []kafka.Header{{Key: HeaderFile, Value: []byte(file)}, {Key: HeaderOffset, Value: []byte(off)}, {Key: HeaderEnd, Value: []byte(end)}}
+		gotFile, pos, e, ok := positionOf(hs)
+		n, err := strconv.ParseInt(off, 10, 64)
+		if ok != (err == nil && n >= 0) {
+			t.Fatalf("ok = %v for offset %q", ok, off)
+		}
+		if ok && (gotFile != file || pos != n || e < -1) {
+			t.Fatalf("positionOf = %q %d %d", gotFile, pos, e)
+		}
+	})
 }
