@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"sync/atomic"
@@ -429,9 +430,12 @@ func (rb *reader) read(topic string, partition int, from int64, visit func(off i
 			continue
 		}
 		lastErr, attempt = nil, 0
+		before := offset
+		var readErr error
 		for {
 			r, err := res.Records.ReadRecord()
 			if err != nil {
+				readErr = err
 				break
 			}
 			if r.Offset < offset {
@@ -453,6 +457,9 @@ func (rb *reader) read(topic string, partition int, from int64, visit func(off i
 		}
 		closeRecords(res)
 		rb.next = offset
+		if readErr != nil && !errors.Is(readErr, io.EOF) && offset == before {
+			return FallbackError, fmt.Errorf("read back %s partition %d at offset %d: %w", topic, partition, offset, readErr)
+		}
 		if rb.ctx.Err() != nil && offset < hw {
 			return FallbackTimeout, fmt.Errorf("read back %s partition %d: stopped at offset %d of %d: %w", topic, partition, offset, hw, rb.ctx.Err())
 		}

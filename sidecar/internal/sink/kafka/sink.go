@@ -77,6 +77,12 @@ var ErrStopped = errors.New("kafka output stopped")
 // current pod identity; the partition is the murmur2 hash of the key, as in
 // the Java client, so one pod's records stay in order on one partition.
 //
+// Each acknowledged batch's [sink.Batch.Landed] says where it went. With
+// LOGLET_KAFKA_READBACK, a request whose outcome is unknown is not simply
+// sent again: the partition is read back first and the records already
+// there are dropped from the retry (see resolveUnknown), and [Sink.ReadBack]
+// answers the same question for the pipeline at start.
+//
 // Concurrency: Send and Ready may be called from any goroutine. Run is
 // called once by the owner, is the only goroutine that talks to Kafka, and
 // calls [sink.Batch.Ack] from its own goroutine: an Ack callback must not
