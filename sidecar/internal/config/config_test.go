@@ -41,6 +41,9 @@ func TestDefaults(t *testing.T) {
 	if cfg.Kafka.Topic != "logs.{namespace}" || cfg.Kafka.BatchBytes != 1<<20 || cfg.Kafka.MaxMessageBytes != 1<<20 {
 		t.Errorf("defaults: topic %q batch %d max message %d", cfg.Kafka.Topic, cfg.Kafka.BatchBytes, cfg.Kafka.MaxMessageBytes)
 	}
+	if !cfg.Kafka.ReadBack || cfg.Kafka.ReadBackMaxBytes != 4<<20 || cfg.Kafka.ReadBackTimeout != 5*time.Second {
+		t.Errorf("read-back defaults: on %v, %d bytes, %s", cfg.Kafka.ReadBack, cfg.Kafka.ReadBackMaxBytes, cfg.Kafka.ReadBackTimeout)
+	}
 	for _, v := range Variables() {
 		if v.Name == "LOGLET_HTTP_ADDR" && v.Default != ":9110" {
 			t.Errorf("LOGLET_HTTP_ADDR default %q", v.Default)
@@ -151,6 +154,9 @@ func TestMessagesNameTheVariableAndTheForms(t *testing.T) {
 		{"LOGLET_MAX_LINE_BYTES=1.5MiB", `LOGLET_MAX_LINE_BYTES: not a size: "1.5MiB" is not a whole number with a known unit; want ` + bytesize.Forms},
 		{"LOGLET_KAFKA_BATCH_BYTES=1M", `LOGLET_KAFKA_BATCH_BYTES: not a size: "1M" is not a whole number with a known unit; want ` + bytesize.Forms},
 		{"LOGLET_KAFKA_TLS=on", `LOGLET_KAFKA_TLS: "on" is not a boolean (true or false)`},
+		{"LOGLET_KAFKA_READBACK=maybe", `LOGLET_KAFKA_READBACK: "maybe" is not a boolean (true or false)`},
+		{"LOGLET_KAFKA_READBACK_MAX_BYTES=4M", `LOGLET_KAFKA_READBACK_MAX_BYTES: not a size: "4M" is not a whole number with a known unit; want ` + bytesize.Forms},
+		{"LOGLET_KAFKA_READBACK_TIMEOUT=5", `LOGLET_KAFKA_READBACK_TIMEOUT: "5" is not a duration (a number and a unit: 250ms, 5s, 1m30s)`},
 		{"LOGLET_DEFAULT_TZ=Mars/Olympus", `LOGLET_DEFAULT_TZ: "Mars/Olympus" is not a time zone (an IANA name such as UTC or Europe/Berlin)`},
 	}
 	for _, tt := range tests {

@@ -6,14 +6,19 @@ import (
 )
 
 // Position says where a record came from: the file's identity and the byte
-// offset of the record's first line in it. A consumer can drop the duplicates
-// that at-least-once delivery allows by remembering the highest Offset seen
-// per File.
+// offsets of the record's first byte and of the byte just after its last
+// line. A consumer can drop the duplicates that at-least-once delivery
+// allows by remembering the highest Offset seen per File.
 type Position struct {
 	// File is the file's identity, stable across renames: "dev:inode:fingerprint".
 	File string
 	// Offset is the byte offset of the record's first byte.
 	Offset int64
+	// End is the byte offset just after the record's last line, its
+	// newline included: where the next record starts. Zero means unknown;
+	// the Kafka output then writes no loglet-end header, and a read-back
+	// can place the file no further than the record's Offset.
+	End int64
 }
 
 // Record is one encoded log record.
@@ -29,11 +34,25 @@ type Record struct {
 	ReadTime time.Time
 }
 
+// Landed says where an output put a batch: for Kafka, the topic, the
+// partition and the offset just after the batch's last record. The zero
+// Landed (Topic empty) means the output does not say (stdout).
+type Landed struct {
+	Topic     string
+	Partition int
+	// NextOffset is the Kafka offset just after the batch's last record.
+	NextOffset int64
+}
+
 // Batch is a run of consecutive records read from one file. Its zero value is
 // an empty batch whose Ack does nothing.
 type Batch struct {
 	// Records are the batch's records in file order.
 	Records []Record
+	// Landed is set by the output before it calls Ack, from the goroutine
+	// that calls Ack, so the done function given to NewBatch may read it.
+	// Outputs that cannot say leave it zero.
+	Landed Landed
 
 	done  func()
 	acked atomic.Bool
@@ -62,6 +81,7 @@ func (b *Batch) Ack() {
 // can reuse it. Only the batch's owner calls it, after the acknowledgement.
 func (b *Batch) Reset() {
 	b.Records = b.Records[:0]
+	b.Landed = Landed{}
 	b.acked.Store(false)
 }
 

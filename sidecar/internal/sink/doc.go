@@ -14,6 +14,14 @@
 // restart. The pipeline advances a file's checkpoint only to the end of the
 // longest prefix of its batches that is acknowledged.
 //
+// Before calling Ack an output may set [Batch.Landed] to where the batch
+// went (for Kafka: topic, partition and the offset just after its last
+// record), from the goroutine that calls Ack, so the done function can
+// read it. The pipeline saves it with the checkpoint so that, after a stop
+// that was not clean, the Kafka output can read back what the partition
+// already holds of each file instead of sending it again. Outputs that
+// cannot say (stdout) leave it zero.
+//
 // A record's Value stays valid until its batch is acknowledged; the output
 // must not keep it after calling Ack, because the pipeline reuses the memory.
 package sink

@@ -47,3 +47,28 @@ func TestWriterErrorDoesNotAck(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestLandedZeroOutsideKafka: the stdout output says nothing about where
+// records went, and Reset forgets what an output said.
+func TestLandedZeroOutsideKafka(t *testing.T) {
+	var landed Landed
+	var b *Batch
+	b = NewBatch(func() { landed = b.Landed })
+	b.Records = []Record{{Value: []byte(`{}`)}}
+	if err := NewWriter(&bytes.Buffer{}).Send(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	if landed != (Landed{}) {
+		t.Errorf("stdout Landed = %+v, want zero", landed)
+	}
+	b.Landed = Landed{Topic: "t", Partition: 1, NextOffset: 5}
+	b.Reset()
+	if b.Landed != (Landed{}) || b.Acked() {
+		t.Errorf("after Reset: Landed %+v, Acked %v", b.Landed, b.Acked())
+	}
+	var zero Batch
+	zero.Ack() // the zero value works: no done func
+	if !zero.Acked() {
+		t.Error("zero Batch not acked")
+	}
+}

@@ -21,7 +21,8 @@ import (
 // LOGLET_KAFKA_BROKERS). Each field's default is in its envDefault tag and its
 // help text in its help tag, which `loglet -h` prints. A zero field means its
 // default (so a zero Config with Brokers set is valid), except Linger, where
-// zero means no waiting.
+// zero means no waiting, and ReadBack, where false (the zero value) turns
+// read-back off; the sidecar's default, from the tag, is true.
 type Config struct {
 	Brokers         []string      `env:"BROKERS" envSeparator:"," help:"comma-separated bootstrap brokers, host:port (required for LOGLET_SINK=kafka)"`
 	Topic           string        `env:"TOPIC" envDefault:"logs.{namespace}" help:"topic template: {namespace} {pod} {container} {node} {label:KEY} {annotation:KEY}"`
@@ -36,6 +37,10 @@ type Config struct {
 	// Security is TLS and SASL: LOGLET_KAFKA_TLS_* and LOGLET_KAFKA_SASL_*,
 	// shared with the example alerter.
 	kafkasec.Security
+
+	ReadBack         bool          `env:"READBACK" envDefault:"true" help:"true | false: before re-sending records whose delivery is unknown (after a crash, or a produce answer lost), read back what Kafka already has and skip it; needs READ and DESCRIBE on the topic"`
+	ReadBackMaxBytes bytesize.Size `env:"READBACK_MAX_BYTES" envDefault:"4MiB" help:"most bytes one read-back fetches; past it the files concerned are re-sent at least once (a size)"`
+	ReadBackTimeout  time.Duration `env:"READBACK_TIMEOUT" envDefault:"5s" help:"longest time one read-back takes; past it the files concerned are re-sent at least once"`
 }
 
 // MinMaxMessageBytes is the smallest accepted MaxMessageBytes: below it a
@@ -92,6 +97,12 @@ func (c *Config) Validate() error {
 	if c.Linger < 0 {
 		bad("LINGER", "%s: must not be negative", c.Linger)
 	}
+	if c.ReadBackMaxBytes < 0 {
+		bad("READBACK_MAX_BYTES", "%d: must not be negative", int64(c.ReadBackMaxBytes))
+	}
+	if c.ReadBackTimeout < 0 {
+		bad("READBACK_TIMEOUT", "%s: must not be negative", c.ReadBackTimeout)
+	}
 	if c.MaxMessageBytes != 0 && c.MaxMessageBytes < MinMaxMessageBytes {
 		bad("MAX_MESSAGE_BYTES", "%s: must be at least %d", c.MaxMessageBytes, MinMaxMessageBytes)
 	}
@@ -142,7 +153,23 @@ const (
 	defaultCompression     = "lz4"
 	defaultBatchBytes      = 1 << 20
 	defaultMaxMessageBytes = 1 << 20
+	defaultReadBackBytes   = 4 << 20
+	defaultReadBackTimeout = 5 * time.Second
 )
+
+func (c *Config) readBackBytes() int64 {
+	if c.ReadBackMaxBytes <= 0 {
+		return defaultReadBackBytes
+	}
+	return int64(c.ReadBackMaxBytes)
+}
+
+func (c *Config) readBackTimeout() time.Duration {
+	if c.ReadBackTimeout <= 0 {
+		return defaultReadBackTimeout
+	}
+	return c.ReadBackTimeout
+}
 
 func (c *Config) topic() string {
 	if c.Topic == "" {

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/loglet/loglet/sidecar/internal/podinfo"
 	"github.com/loglet/loglet/sidecar/kafkasec"
@@ -34,6 +35,8 @@ func TestValidate(t *testing.T) {
 			[]string{`LOGLET_KAFKA_ENCODING: "otlp": want json, otlp_json or otlp_proto`}},
 		{"sizes", func(c *Config) { c.BatchBytes, c.Linger, c.MaxMessageBytes = -1, -1, 100 },
 			[]string{"LOGLET_KAFKA_BATCH_BYTES", "LOGLET_KAFKA_LINGER", "LOGLET_KAFKA_MAX_MESSAGE_BYTES: 100: must be at least 1024"}},
+		{"read-back bounds", func(c *Config) { c.ReadBackMaxBytes, c.ReadBackTimeout = -1, -time.Second },
+			[]string{"LOGLET_KAFKA_READBACK_MAX_BYTES: -1: must not be negative", "LOGLET_KAFKA_READBACK_TIMEOUT: -1s: must not be negative"}},
 		{"tls options without tls", func(c *Config) { c.TLSCAFile, c.TLSInsecureSkipVerify = "ca.pem", true },
 			[]string{"LOGLET_KAFKA_TLS_CA_FILE: is set but LOGLET_KAFKA_TLS is not true", "LOGLET_KAFKA_TLS_INSECURE_SKIP_VERIFY: is set"}},
 		{"cert without key", func(c *Config) { c.TLS, c.TLSCertFile = true, "c.pem" },

@@ -7,11 +7,12 @@
 //
 // Each record is one Kafka message: the value is the record's JSON, the key
 // is LOGLET_KAFKA_KEY expanded for the pod (default the pod name), the
-// timestamp is the record's @timestamp, and three headers say what it is and
+// timestamp is the record's @timestamp, and headers say what it is and
 // where it came from: content-type (application/json, or
-// application/x-protobuf for otlp_proto), loglet-file (the
-// source file's identity, dev:inode:fingerprint) and loglet-offset (the
-// record's byte offset in that file). The topic is LOGLET_KAFKA_TOPIC
+// application/x-protobuf for otlp_proto), loglet-file (the source file's
+// identity, dev:inode:fingerprint), loglet-offset (the record's byte offset
+// in that file) and, when the pipeline gives it, loglet-end (the offset just
+// after the record: where the next one starts). The topic is LOGLET_KAFKA_TOPIC
 // expanded for the pod (default logs.{namespace}); the partition is the
 // murmur2 hash of the key, like the Java client's, so one pod's records stay
 // in order on one partition.
@@ -44,9 +45,35 @@
 // record it finds too large is shortened further, and the request size limit
 // then grows back (see [Sink]).
 //
-// Delivery is at least once: a request that reached the broker but whose
-// answer was lost is sent again, and records sent but not yet covered by a
-// saved checkpoint are sent again after a crash. A consumer drops those
+// Each acknowledged batch learns where it landed ([sink.Batch.Landed]:
+// topic, partition, and the offset after its last record, from the produce
+// response's base offset).
+//
+// # Read-back
+//
+// With LOGLET_KAFKA_READBACK (the default), records whose delivery is
+// unknown are not sent again on a guess: the output first reads back what
+// the partition holds. Before retrying a produce request whose outcome is
+// unknown (a timeout, a connection lost after the request may have been
+// written, REQUEST_TIMED_OUT), it reads the partition from the offset just
+// after its last acknowledged record up to the high watermark and drops
+// from the retry the records already there, matched by key, loglet-file
+// and loglet-offset. After a stop that was not clean, the pipeline asks
+// [Sink.ReadBack] where each file's records end in Kafka and starts each
+// file there. Both read only committed records (read_committed, never past
+// the high watermark), at most LOGLET_KAFKA_READBACK_MAX_BYTES and
+// LOGLET_KAFKA_READBACK_TIMEOUT each; past the bound, or when the principal
+// may not READ the topic, the records concerned are sent again (at least
+// once), with a warning and a count by reason.
+//
+// Duplicates can still happen: with read-back off or denied; past the
+// bound; with acks=one when a leader fails over (records it acknowledged
+// are lost from the log while others are kept), and, with any acks, for a
+// request the leader appended but had not replicated yet when the
+// read-back ran (it reads committed records only); after the topic's
+// partition count changed (the key then hashes to another partition than
+// the one saved); and when another writer uses the same key and file
+// identity. A consumer can still drop
 // duplicates by remembering, per loglet-file, the highest loglet-offset it
 // has seen.
 package kafka

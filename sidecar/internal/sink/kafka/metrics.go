@@ -1,6 +1,8 @@
 package kafka
 
 import (
+	"strings"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -20,6 +22,13 @@ type metrics struct {
 	queued       prometheus.Gauge
 	lastAck      prometheus.Gauge
 	ready        prometheus.Gauge
+
+	// Read-back (see Sink.ReadBack and Sink.resolveUnknown).
+	skipped         *prometheus.CounterVec // by when
+	readbacks       *prometheus.CounterVec // by when
+	readbackBytes   prometheus.Counter
+	fallbacks       *prometheus.CounterVec // by reason
+	readbackSeconds *prometheus.HistogramVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -69,11 +78,40 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "loglet_kafka_ready",
 			Help: "1 when the last request to Kafka succeeded, 0 when it failed (Ready tolerates brief failures).",
 		}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loglet_kafka_readback_skipped_records_total",
+			Help: "Records not sent again because a read-back found them in Kafka, by when the read-back ran (start: after a stop that was not clean; retry: after a produce request whose outcome is unknown).",
+		}, []string{"when"}),
+		readbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loglet_kafka_readbacks_total",
+			Help: "Partitions read back from Kafka, by when (start, retry).",
+		}, []string{"when"}),
+		readbackBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loglet_kafka_readback_bytes_total",
+			Help: "Bytes read from the brokers for read-backs.",
+		}),
+		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loglet_kafka_readback_fallbacks_total",
+			Help: "Read-backs that could not tell what Kafka holds, so records are sent again (at least once), by reason (" + strings.Join(fallbackReasons, ", ") + "); at start, one per file.",
+		}, []string{"reason"}),
+		readbackSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "loglet_kafka_readback_seconds",
+			Help:    "Time a read-back took, by when (start: the whole ReadBack call; retry: before one retry).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
+		}, []string{"when"}),
+	}
+	for _, w := range []string{whenStart, whenRetry} {
+		m.skipped.WithLabelValues(w)
+		m.readbacks.WithLabelValues(w)
+	}
+	for _, r := range fallbackReasons {
+		m.fallbacks.WithLabelValues(r)
 	}
 	for _, k := range kinds {
 		m.errors.WithLabelValues(k.name) // export zeros, so rate() works from the start
 	}
-	for _, c := range []prometheus.Collector{m.sent, m.acked, m.ackedBytes, m.truncated, m.requests, m.requestLimit, m.errors, m.latency, m.queued, m.lastAck, m.ready} {
+	for _, c := range []prometheus.Collector{m.sent, m.acked, m.ackedBytes, m.truncated, m.requests, m.requestLimit, m.errors, m.latency, m.queued, m.lastAck, m.ready,
+		m.skipped, m.readbacks, m.readbackBytes, m.fallbacks, m.readbackSeconds} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -43,9 +44,12 @@ const (
 	maxQueuedBytes = 64 << 20
 	// batchOverhead is what a produce request adds to its records: request
 	// and record batch headers. recordOverhead is what one record adds to
-	// its key, value and file name: lengths, deltas and the other headers.
+	// its key, value and file name: lengths, deltas and the other headers
+	// (content-type, loglet-offset); endOverhead is what the loglet-end
+	// header adds when the record has one.
 	batchOverhead  = 256
 	recordOverhead = 80
+	endOverhead    = 24
 )
 
 // ErrStopped is returned by Send once Run has returned.
@@ -73,6 +77,12 @@ var ErrStopped = errors.New("kafka output stopped")
 // current pod identity; the partition is the murmur2 hash of the key, as in
 // the Java client, so one pod's records stay in order on one partition.
 //
+// Each acknowledged batch's [sink.Batch.Landed] says where it went. With
+// LOGLET_KAFKA_READBACK, a request whose outcome is unknown is not simply
+// sent again: the partition is read back first and the records already
+// there are dropped from the retry (see resolveUnknown), and [Sink.ReadBack]
+// answers the same question for the pipeline at start.
+//
 // Concurrency: Send and Ready may be called from any goroutine. Run is
 // called once by the owner, is the only goroutine that talks to Kafka, and
 // calls [sink.Batch.Ack] from its own goroutine: an Ack callback must not
@@ -94,6 +104,7 @@ type Sink struct {
 	staleAfter time.Duration // see staleAfter
 	minBackoff time.Duration // see minBackoff
 	maxBackoff time.Duration // see maxBackoff
+	reqTimeout time.Duration // see requestTimeout
 	running    atomic.Bool
 
 	// Owned by Run.
@@ -111,6 +122,19 @@ type Sink struct {
 	failures    int
 	failedSince time.Time
 	entries     []entry // the request being delivered, reused from one to the next
+	sendBuf     []entry // the entries of a retry that Kafka does not have yet
+	// next is where the next record goes on the partition last produced
+	// to: the offset just after the last record acknowledged there (or the
+	// partition's end offset before the first), or a zero Landed. Kept
+	// only with read-back on.
+	next sink.Landed
+	// unknown are the partitions with records of a produce request whose
+	// outcome is unknown, to read back before the next attempt.
+	unknown []unknownOutcome
+	partial bool // resolveUnknown found some of the request's entries in Kafka
+
+	warnMu sync.Mutex
+	warned map[string]time.Time // topic and fall-back reason → last warning
 
 	mu      sync.Mutex
 	queue   []pending
@@ -193,6 +217,7 @@ func New(cfg Config, pods func() *podinfo.Pod, logger *slog.Logger, reg promethe
 		staleAfter: staleAfter,
 		minBackoff: minBackoff,
 		maxBackoff: maxBackoff,
+		reqTimeout: requestTimeout,
 		rt:         rt,
 		wake:       make(chan struct{}, 1),
 		space:      make(chan struct{}),
@@ -313,6 +338,22 @@ type entry struct {
 	rec       *sink.Record
 	value     []byte // rec.Value, or its shortened copy
 	shortened bool   // value is shortened
+	// Where the record landed, once known: from the produce response, or
+	// from a read-back that found it after an unknown outcome.
+	landed    bool
+	partition int
+	topic     string
+	koff      int64 // the record's Kafka offset
+}
+
+// unknownOutcome is a partition that may hold the records of a produce
+// request whose answer was lost, from offset from on, with key.
+type unknownOutcome struct {
+	topic     string
+	partition int
+	key       []byte
+	from      int64
+	tries     int // read-backs of it that failed
 }
 
 // deliver produces the records at the head of the queue, at most one
@@ -322,9 +363,11 @@ func (s *Sink) deliver(ctx context.Context) {
 	rt := s.route()
 	entries := s.take(rt)
 	for attempt := 0; len(entries) > 0; attempt++ {
-		err := s.produce(ctx, rt, entries)
+		err := s.resolveUnknown(ctx, entries)
 		if err == nil {
-			break
+			if err = s.produce(ctx, rt, entries); err == nil {
+				break
+			}
 		}
 		if ctx.Err() != nil {
 			return
@@ -337,8 +380,8 @@ func (s *Sink) deliver(ctx context.Context) {
 			}
 		}
 		s.failed(kind, err, rt.topic)
-		if kind == kindLeader {
-			s.closeTransport() // fetch fresh metadata
+		if kind == kindLeader || kind == kindTimeout || kind == kindNetwork {
+			s.closeTransport() // fetch fresh metadata; leave no answer pending on a connection
 		}
 		t := time.NewTimer(s.backoff(attempt))
 		select {
@@ -352,6 +395,7 @@ func (s *Sink) deliver(ctx context.Context) {
 	if len(entries) > 0 {
 		s.grow()
 	}
+	s.partial = false
 	s.complete(entries)
 	clear(entries[:cap(entries)]) // keep no records of acknowledged batches
 	s.entries = entries[:0]
@@ -463,11 +507,19 @@ func (s *Sink) take(rt route) []entry {
 // valueLimit is the longest value of r that keeps the record, alone in a
 // request, within LOGLET_KAFKA_MAX_MESSAGE_BYTES.
 func (s *Sink) valueLimit(rt route, r *sink.Record) int {
-	return s.cfg.maxMessageBytes() - batchOverhead - recordOverhead - len(rt.key) - len(r.Pos.File)
+	return s.cfg.maxMessageBytes() - batchOverhead - recordOverhead - endBytes(r) - len(rt.key) - len(r.Pos.File)
 }
 
 func recordBytes(rt route, e entry) int {
-	return len(e.value) + len(rt.key) + len(e.rec.Pos.File) + recordOverhead
+	return len(e.value) + len(rt.key) + len(e.rec.Pos.File) + recordOverhead + endBytes(e.rec)
+}
+
+// endBytes is what r's loglet-end header adds to it.
+func endBytes(r *sink.Record) int {
+	if r.Pos.End > r.Pos.Offset {
+		return endOverhead
+	}
+	return 0
 }
 
 func requestBytes(rt route, entries []entry) int {
@@ -496,6 +548,9 @@ func (s *Sink) complete(entries []entry) {
 			break
 		}
 		left -= rest
+		if e := &entries[len(entries)-left-1]; rest > 0 && e.landed {
+			p.b.Landed = sink.Landed{Topic: e.topic, Partition: e.partition, NextOffset: e.koff + 1}
+		}
 		s.head = 0
 		done = append(done, p.b)
 		freed += p.bytes
@@ -545,34 +600,107 @@ func (s *Sink) route() route {
 	return rt
 }
 
-// produce sends entries in one produce request and waits for the broker's
-// acknowledgement.
+// produce sends the entries Kafka does not have yet in one produce request
+// and waits for the broker's acknowledgement, then records where each
+// entry landed. With read-back on, it learns the partition's end offset
+// before the first request to a partition, and when the request's outcome
+// is unknown it notes the partition for resolveUnknown.
 func (s *Sink) produce(ctx context.Context, rt route, entries []entry) error {
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	send := entries
+	if s.partial {
+		send = s.sendBuf[:0]
+		for _, e := range entries {
+			if !e.landed {
+				send = append(send, e)
+			}
+		}
+		s.sendBuf = send
+		defer func() { clear(s.sendBuf); s.sendBuf = s.sendBuf[:0] }()
+	}
+	if len(send) == 0 {
+		s.succeeded() // Kafka had them all (resolveUnknown read them back)
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.reqTimeout)
 	defer cancel()
 	partition, err := s.partition(ctx, rt)
 	if err != nil {
 		return err
 	}
+	if s.cfg.ReadBack && (s.next.Topic != rt.topic || s.next.Partition != partition) {
+		// Where this request's records would start, should its outcome be
+		// unknown. Not knowing it must not hold delivery up: a read-back
+		// then starts at the partition's first offset (-1), which the
+		// bound may well stop.
+		_, end, err := listOffsets(ctx, s.client, rt.topic, partition)
+		if err != nil {
+			end = -1
+		}
+		s.next = sink.Landed{Topic: rt.topic, Partition: partition, NextOffset: end}
+	}
 	s.m.requests.Inc()
-	s.m.sent.Add(float64(len(entries)))
+	s.m.sent.Add(float64(len(send)))
 	start := time.Now()
 	res, err := s.client.Produce(ctx, &kafka.ProduceRequest{
 		Topic:        rt.topic,
 		Partition:    partition,
 		RequiredAcks: s.acks,
 		Compression:  s.codec,
-		Records:      newRecordReader(rt.key, s.ctype, entries),
+		Records:      newRecordReader(rt.key, s.ctype, send),
 	})
 	if err == nil && res != nil && res.Error != nil {
 		err = res.Error
 	}
 	if err != nil {
-		return fmt.Errorf("produce %d records to %s partition %d: %w", len(entries), rt.topic, partition, err)
+		if s.cfg.ReadBack && outcomeUnknown(err) {
+			s.noteUnknown(unknownOutcome{topic: rt.topic, partition: partition, key: rt.key, from: s.next.NextOffset})
+		}
+		return fmt.Errorf("produce %d records to %s partition %d: %w", len(send), rt.topic, partition, err)
 	}
 	s.m.latency.Observe(time.Since(start).Seconds())
+	// Entries not sent are landed already, so send holds the entries to
+	// mark in order.
+	j := 0
+	for i := range entries {
+		if e := &entries[i]; !e.landed {
+			e.landed, e.topic, e.partition, e.koff = true, rt.topic, partition, res.BaseOffset+int64(j)
+			j++
+		}
+	}
+	if s.cfg.ReadBack {
+		s.next = sink.Landed{Topic: rt.topic, Partition: partition, NextOffset: res.BaseOffset + int64(len(send))}
+	}
 	s.succeeded()
 	return nil
+}
+
+// outcomeUnknown reports whether a produce error leaves open whether the
+// broker stored the records: any error but a broker's answer that it did
+// not, or a connection that could not be made (a timeout, a connection
+// lost after the request may have been written, REQUEST_TIMED_OUT and NOT_ENOUGH_REPLICAS_AFTER_APPEND, which
+// the broker sends after appending).
+func outcomeUnknown(err error) bool {
+	var kerr kafka.Error
+	if errors.As(err, &kerr) {
+		return kerr == kafka.RequestTimedOut || kerr == kafka.NotEnoughReplicasAfterAppend
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return false // no connection: the request was never written
+	}
+	return true
+}
+
+// noteUnknown adds u to the partitions to read back, or lowers the offset
+// of the one already noted for the same partition.
+func (s *Sink) noteUnknown(u unknownOutcome) {
+	for i := range s.unknown {
+		if p := &s.unknown[i]; p.topic == u.topic && p.partition == u.partition && bytes.Equal(p.key, u.key) {
+			p.from = min(p.from, u.from)
+			return
+		}
+	}
+	s.unknown = append(s.unknown, u)
 }
 
 // partition returns the partition for rt's key from the topic's metadata,
@@ -580,37 +708,44 @@ func (s *Sink) produce(ctx context.Context, rt route, entries []entry) error {
 // does only with auto.create.topics.enable).
 func (s *Sink) partition(ctx context.Context, rt route) (int, error) {
 	s.openTransport(rt.topic)
-	res, err := s.transport.RoundTrip(ctx, s.addr, &metadataAPI.Request{
-		TopicNames:             []string{rt.topic},
+	return lookupPartition(ctx, s.transport, s.addr, rt.topic, rt.key)
+}
+
+// lookupPartition returns the partition of topic that key maps to: the
+// murmur2 hash of the key over the topic's partitions, as the Java client
+// does, so one key's records stay in order on one partition.
+func lookupPartition(ctx context.Context, tr *kafka.Transport, addr net.Addr, topic string, key []byte) (int, error) {
+	res, err := tr.RoundTrip(ctx, addr, &metadataAPI.Request{
+		TopicNames:             []string{topic},
 		AllowAutoTopicCreation: true,
 	})
 	if err != nil {
-		return 0, fmt.Errorf("metadata of %s: %w", rt.topic, err)
+		return 0, fmt.Errorf("metadata of %s: %w", topic, err)
 	}
 	for _, t := range res.(*metadataAPI.Response).Topics {
-		if t.Name != rt.topic {
+		if t.Name != topic {
 			continue
 		}
 		if t.ErrorCode != 0 {
-			return 0, fmt.Errorf("metadata of %s: %w", rt.topic, kafka.Error(t.ErrorCode))
+			return 0, fmt.Errorf("metadata of %s: %w", topic, kafka.Error(t.ErrorCode))
 		}
 		if len(t.Partitions) == 0 {
-			return 0, fmt.Errorf("metadata of %s: %w", rt.topic, kafka.LeaderNotAvailable)
+			return 0, fmt.Errorf("metadata of %s: %w", topic, kafka.LeaderNotAvailable)
 		}
 		ids := make([]int, len(t.Partitions))
 		for i, p := range t.Partitions {
 			ids[i] = int(p.PartitionIndex)
 		}
 		slices.Sort(ids)
-		return kafka.Murmur2Balancer{}.Balance(kafka.Message{Key: rt.key}, ids...), nil
+		return kafka.Murmur2Balancer{}.Balance(kafka.Message{Key: key}, ids...), nil
 	}
-	return 0, fmt.Errorf("metadata of %s: %w", rt.topic, kafka.UnknownTopicOrPartition)
+	return 0, fmt.Errorf("metadata of %s: %w", topic, kafka.UnknownTopicOrPartition)
 }
 
 // check asks the cluster for the topic's metadata and for its API versions
 // (always a real round trip), to keep Ready truthful while idle.
 func (s *Sink) check(parent context.Context) {
-	ctx, cancel := context.WithTimeout(parent, requestTimeout)
+	ctx, cancel := context.WithTimeout(parent, s.reqTimeout)
 	defer cancel()
 	rt := s.route()
 	_, err := s.partition(ctx, rt)
@@ -634,8 +769,17 @@ func (s *Sink) openTransport(topic string) {
 		return
 	}
 	s.closeTransport()
-	s.transport = &kafka.Transport{
-		Dial:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	s.transport = s.newTransport(topic, nil)
+	s.client = &kafka.Client{Addr: s.addr, Timeout: s.reqTimeout, Transport: s.transport}
+}
+
+// newTransport returns a transport to the brokers for topic's metadata,
+// with the output's TLS and SASL settings, adding the bytes it reads to
+// counted when that is not nil.
+func (s *Sink) newTransport(topic string, counted *atomic.Int64) *kafka.Transport {
+	dial := (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	tr := &kafka.Transport{
+		Dial:           dial,
 		DialTimeout:    10 * time.Second,
 		IdleTimeout:    idleConnTime,
 		MetadataTTL:    metadataTTL,
@@ -643,10 +787,19 @@ func (s *Sink) openTransport(topic string) {
 		ClientID:       "loglet",
 		TLS:            s.tls,
 	}
-	if s.sasl != nil {
-		s.transport.SASL = s.sasl
+	if counted != nil {
+		tr.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return countingConn{Conn: c, n: counted}, nil
+		}
 	}
-	s.client = &kafka.Client{Addr: s.addr, Timeout: requestTimeout, Transport: s.transport}
+	if s.sasl != nil {
+		tr.SASL = s.sasl
+	}
+	return tr
 }
 
 func (s *Sink) closeTransport() {
