@@ -102,7 +102,7 @@ func checkpoint(t *testing.T, p *pod, id string) int64 {
 			Offset int64
 		}
 	}
-	if err := json.Unmarshal(data, &doc); err != nil || doc.Version != 2 {
+	if err := json.Unmarshal(data, &doc); err != nil || doc.Version != 3 {
 		t.Fatalf("checkpoint file %s (version %d): %v", p.stateFile(), doc.Version, err)
 	}
 	for _, f := range doc.Files {

@@ -9,7 +9,7 @@
 // share code with the sidecar's checkpoint package on purpose: the app and
 // its sidecar are built and upgraded separately, so this reader is written
 // against the file format, not against the writer's types. It accepts state
-// versions 1 and 2 and ignores fields it does not know; its tests check it
+// versions 1 to 3 and ignores fields it does not know; its tests check it
 // against the sidecar's own writer.
 //
 // # What counts as shipped
@@ -132,8 +132,8 @@ func parse(path string, data []byte) (*State, error) {
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, &FormatError{Path: path, Err: err}
 	}
-	if doc.Version != 1 && doc.Version != 2 {
-		return nil, &FormatError{Path: path, Err: fmt.Errorf("version %d, want 1 or 2", doc.Version)}
+	if doc.Version < 1 || doc.Version > 3 {
+		return nil, &FormatError{Path: path, Err: fmt.Errorf("version %d, want 1 to 3", doc.Version)}
 	}
 	s := &State{byID: make(map[identity][]entry, len(doc.Files))}
 	for i, e := range doc.Files {

@@ -151,7 +151,8 @@ func TestRead(t *testing.T) {
 		{name: "version 1", state: new(`{"version":1,"files":[` + entryJSON + `}]}`), shipped: true},
 		{name: "version 2 with unknown fields", state: new(`{"version":2,"extra":{"a":1},"files":[` + entryJSON + `,"partial":"abc","gen":3}]}`), shipped: true},
 		{name: "no files", state: new(`{"version":1,"files":[]}`), shipped: false},
-		{name: "future version", state: new(`{"version":3,"files":[` + entryJSON + `}]}`), err: isFormat},
+		{name: "version 3", state: new(`{"version":3,"clean":true,"files":[` + entryJSON + `,"kafka":{"topic":"logs.x","partition":0,"next_offset":7}}]}`), shipped: true},
+		{name: "future version", state: new(`{"version":4,"files":[` + entryJSON + `}]}`), err: isFormat},
 		{name: "not JSON", state: new(`{"version":1,"files":[`), err: isFormat},
 		{name: "negative offset", state: new(`{"version":1,"files":[{"dev":1,"ino":2,"offset":-1}]}`), err: isFormat},
 	}

@@ -50,6 +50,7 @@ func Run(ctx context.Context, cfg *config.Config, build buildinfo.Info, logger *
 	// sidecar's readiness is part of the Pod's Ready condition.
 	checks, reports := map[string]server.Checker{}, map[string]server.Checker{}
 	var out pipeline.Sink
+	var rb pipeline.ReadBacker
 	switch cfg.Sink {
 	case "stdout":
 		out = sink.NewWriter(stdout)
@@ -60,11 +61,15 @@ func Run(ctx context.Context, cfg *config.Config, build buildinfo.Info, logger *
 		}
 		reports["kafka"] = ks
 		out = ks
+		if cfg.Kafka.ReadBack {
+			rb = kafkaReadBack{ks}
+		}
 	default:
 		return fmt.Errorf("LOGLET_SINK: unknown sink %q", cfg.Sink)
 	}
 
 	pc := cfg.Pipeline(pods.Pod())
+	pc.ReadBack = rb
 	spec := cfg.Shape()
 	shaper, err := shape.New(spec, reg)
 	if err != nil {

@@ -11,8 +11,10 @@ import (
 )
 
 // Version is the state format this package writes. Load also reads
-// version 1, which had no tail fingerprint.
-const Version = 2
+// version 1 (no tail fingerprint) and 2 (no Kafka positions, no clean
+// flag). sidecar/shipped, which applib uses, reads it too: keep the two in
+// step.
+const Version = 3
 
 // FileName is the state file's name inside the state directory.
 const FileName = "checkpoints.json"
@@ -36,12 +38,39 @@ type Entry struct {
 	Tail    string `json:"tail,omitempty"`
 	// Offset is the end of the acknowledged prefix of the file.
 	Offset int64 `json:"offset"`
+	// Landed is where the file's last acknowledged batch went in Kafka
+	// (version 3): a read-back after a stop that was not clean starts there.
+	Landed *Landed `json:"kafka,omitempty"`
 	// Path is the file's last known path, for people reading the state.
 	Path string `json:"path"`
 }
 
+// Landed is a position in Kafka: a topic's partition and the offset just
+// after the last record of interest.
+type Landed struct {
+	Topic      string `json:"topic"`
+	Partition  int    `json:"partition"`
+	NextOffset int64  `json:"next_offset"`
+}
+
+// State is the whole state file.
+type State struct {
+	// Files are the checkpoints.
+	Files []Entry
+	// Clean is true when the process that wrote the state stopped with
+	// every record it had sent acknowledged; a start after a stop that was
+	// not clean reads back from Kafka what may have landed meanwhile.
+	Clean bool
+	// Origin is where the output's partition ended when the process that
+	// wrote the state started, before it sent anything: a read-back for a
+	// file without a Landed position starts there.
+	Origin *Landed
+}
+
 type document struct {
 	Version int     `json:"version"`
+	Clean   bool    `json:"clean,omitempty"`
+	Origin  *Landed `json:"origin,omitempty"`
 	Files   []Entry `json:"files"`
 }
 
@@ -70,42 +99,57 @@ type Store struct {
 // Path is the state file's path.
 func (s *Store) Path() string { return filepath.Join(s.Dir, FileName) }
 
-// Load reads the state. A missing file gives no entries and a nil error; an
-// unreadable, malformed or unknown-version file gives a *CorruptError.
+// Load reads the state's entries; see LoadState.
 func (s *Store) Load() ([]Entry, error) {
+	st, err := s.LoadState()
+	return st.Files, err
+}
+
+// LoadState reads the state. A missing file gives no entries and a nil
+// error; an unreadable, malformed or unknown-version file gives a
+// *CorruptError.
+func (s *Store) LoadState() (State, error) {
 	path := s.Path()
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return State{}, nil
 	}
 	if err != nil {
-		return nil, &CorruptError{Path: path, Err: err}
+		return State{}, &CorruptError{Path: path, Err: err}
 	}
 	var doc document
 	if err := json.Unmarshal(data, &doc); err != nil {
-		return nil, &CorruptError{Path: path, Err: err}
+		return State{}, &CorruptError{Path: path, Err: err}
 	}
 	if doc.Version < 1 || doc.Version > Version {
-		return nil, &CorruptError{Path: path, Err: fmt.Errorf("version %d, want 1 to %d", doc.Version, Version)}
+		return State{}, &CorruptError{Path: path, Err: fmt.Errorf("version %d, want 1 to %d", doc.Version, Version)}
 	}
 	for i, e := range doc.Files {
 		if e.Offset < 0 || e.FPLen < 0 || e.TailLen < 0 || int64(e.TailLen) > e.Offset {
-			return nil, &CorruptError{Path: path, Err: fmt.Errorf("entry %d: negative offset or fingerprint length, or a tail before the file", i)}
+			return State{}, &CorruptError{Path: path, Err: fmt.Errorf("entry %d: negative offset or fingerprint length, or a tail before the file", i)}
 		}
 	}
-	return doc.Files, nil
+	if doc.Files == nil {
+		doc.Files = []Entry{} // a state, even an empty one, is not "no state"
+	}
+	return State{Files: doc.Files, Clean: doc.Clean, Origin: doc.Origin}, nil
 }
 
 // Save replaces the state with entries, atomically. The directory and the
 // file are readable by all (0755, 0644): applib, in the app's container and
 // maybe as another user, reads the state to delete only shipped files.
 func (s *Store) Save(entries []Entry) error {
+	return s.SaveState(State{Files: entries})
+}
+
+// SaveState replaces the state with st, atomically, as Save does.
+func (s *Store) SaveState(st State) error {
 	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
 		return fmt.Errorf("create state dir: %w", err)
 	}
-	sorted := append([]Entry(nil), entries...)
+	sorted := append([]Entry{}, st.Files...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID })
-	data, err := json.MarshalIndent(document{Version: Version, Files: sorted}, "", "  ")
+	data, err := json.MarshalIndent(document{Version: Version, Clean: st.Clean, Origin: st.Origin, Files: sorted}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode checkpoints: %w", err)
 	}

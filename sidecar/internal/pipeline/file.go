@@ -73,6 +73,7 @@ type file struct {
 	tail          tail.Fingerprint // the bytes just before readEnd
 	tailSet       bool
 	committedTail tail.Fingerprint // the bytes just before committed
+	landed        *checkpoint.Landed // where the last acknowledged batch went in Kafka
 	gen           int              // bumped on truncation; acks of older generations do not move the checkpoint
 	hist          []generation     // ended generations, newest last
 	fifo          []*batch         // batches handed out and not yet popped, in file order
@@ -94,7 +95,7 @@ func (fl *file) entry(path string) checkpoint.Entry {
 	e := checkpoint.Entry{
 		ID: fl.idStr, Dev: fl.id.Dev, Ino: fl.id.Ino,
 		FPLen: fl.fp.Len, FP: fl.fp.String(),
-		Offset: fl.committed, Path: path,
+		Offset: fl.committed, Path: path, Landed: fl.landed,
 	}
 	if fl.committed > 0 && fl.committedTail.Len > 0 {
 		e.TailLen, e.Tail = fl.committedTail.Len, fl.committedTail.String()
@@ -173,12 +174,12 @@ func (b *batch) grow(need, limit int) {
 // add appends a record whose value was just appended to the arena, from
 // byte start on; the append may have moved the arena (escapes made the
 // record longer than estimated).
-func (b *batch) add(start, oldCap int, t time.Time, offset int64) {
+func (b *batch) add(start, oldCap int, t time.Time, offset, fileEnd int64) {
 	if cap(b.arena) != oldCap {
 		b.rebase()
 	}
 	end := len(b.arena)
-	b.sb.Records = append(b.sb.Records, sink.Record{Value: b.arena[start:end:end], Time: t, Pos: sink.Position{Offset: offset}})
+	b.sb.Records = append(b.sb.Records, sink.Record{Value: b.arena[start:end:end], Time: t, Pos: sink.Position{Offset: offset, End: fileEnd}})
 }
 
 // rebase points the records' values at the arena after it moved.
@@ -253,6 +254,9 @@ func (b *batch) complete() {
 			advanced += head.end - fl.committed
 			fl.committed = head.end
 			fl.committedTail = head.tail
+			if l := head.sb.Landed; l.Topic != "" {
+				fl.landed = &checkpoint.Landed{Topic: l.Topic, Partition: l.Partition, NextOffset: l.NextOffset}
+			}
 		}
 		done = append(done, head)
 	}

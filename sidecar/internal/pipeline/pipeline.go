@@ -54,6 +54,7 @@ type Config struct {
 	MaxBufferBytes     int           // unacknowledged record bytes before reading pauses
 	DeleteShipped      bool          // remove rotated files once acknowledged
 	PodOwned           bool          // only the active file and its rotations match ({pod} in Include, on a shared directory)
+	ReadBack           ReadBacker    // after a stop that was not clean, asked what already landed; nil: nothing is read back
 	Parse              parse.Options // field types and default zone
 }
 
@@ -104,6 +105,8 @@ type Pipeline struct {
 	unsaved atomic.Int64
 
 	lastSaved []checkpoint.Entry // checkpointer goroutine only
+	origin    *checkpoint.Landed // the output's end when this run started (see ReadBacker); Run goroutine only
+	clean     bool               // the final save: every record sent was acknowledged
 
 	bytesRead atomic.Int64 // file bytes read, for quiet
 	quiet     quietMemory  // Run goroutine only
@@ -171,7 +174,8 @@ func (p *Pipeline) Ready() error {
 // shutdown, even one that timed out (the checkpoints then stop at what was
 // acknowledged, and the rest is sent again after a restart).
 func (p *Pipeline) Run(ctx context.Context) error {
-	entries, err := p.store.Load()
+	st, err := p.store.LoadState()
+	entries := st.Files
 	firstStart := entries == nil
 	if cerr := (*checkpoint.CorruptError)(nil); errors.As(err, &cerr) {
 		// Skipping to the end would lose what was written while the sidecar
@@ -184,6 +188,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if _, statErr := os.Stat(p.store.Path()); statErr == nil && err == nil {
 		firstStart = false
 	}
+	entries = p.readBackAtStart(ctx, st, err == nil && !firstStart)
 
 	// Sends outlive ctx by ShutdownTimeout, so a shutdown can still hand over
 	// what it reads and wait for acknowledgements.
@@ -274,6 +279,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	defer deadline.Stop()
 	p.wg.Wait()
 	p.waitSettled(sendCtx)
+	p.clean = p.allSettled() // a clean stop: nothing sent is unacknowledged
+	p.lastSaved = nil        // the final save is written, if only for the flag
 	p.saveCheckpoints()
 	p.reportUnacknowledged()
 	cancelSink()
@@ -513,7 +520,7 @@ func (p *Pipeline) saveCheckpoints() {
 
 	slices.SortFunc(entries, func(a, b checkpoint.Entry) int { return strings.Compare(a.ID, b.ID) })
 	if p.lastSaved == nil || !slices.Equal(entries, p.lastSaved) {
-		if err := p.store.Save(entries); err != nil {
+		if err := p.store.SaveState(checkpoint.State{Files: entries, Clean: p.clean, Origin: p.origin}); err != nil {
 			p.m.checkpointErrs.Inc()
 			p.saveErr.Store(&err)
 			p.log.Error("save checkpoints", "err", err)

@@ -550,7 +550,7 @@ func (fr *fileReader) onRecord(text []byte, start, end int64, lines int, truncat
 		fr.dropped++
 		return
 	}
-	b.add(n, oldCap, res.Time, start)
+	b.add(n, oldCap, res.Time, start, end)
 	b.sb.Records[len(b.sb.Records)-1].ReadTime = fr.readTime // OTLP's observed time
 	fr.byFormat[res.Format]++
 	if res.ParseError {

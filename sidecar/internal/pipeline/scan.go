@@ -55,6 +55,7 @@ func (p *Pipeline) scan(ctx, sendCtx context.Context, entries map[tail.Identity]
 				fl.committed, fl.readEnd = e.Offset, e.Offset
 				sum, _ := strconv.ParseUint(e.FP, 16, 64) // a bad hash only fails to match
 				fl.fp, fl.fpSet, fl.idStr = tail.Fingerprint{Len: e.FPLen, Sum: sum}, true, e.ID
+				fl.landed = e.Landed
 				if e.TailLen > 0 {
 					tsum, _ := strconv.ParseUint(e.Tail, 16, 64)
 					fl.tail, fl.tailSet = tail.Fingerprint{Len: e.TailLen, Sum: tsum}, true
