@@ -72,13 +72,13 @@ type file struct {
 	idStr         string           // "dev:inode:fingerprint", fixed at the generation's first record
 	tail          tail.Fingerprint // the bytes just before readEnd
 	tailSet       bool
-	committedTail tail.Fingerprint // the bytes just before committed
+	committedTail tail.Fingerprint   // the bytes just before committed
 	landed        *checkpoint.Landed // where the last acknowledged batch went in Kafka
-	gen           int              // bumped on truncation; acks of older generations do not move the checkpoint
-	hist          []generation     // ended generations, newest last
-	fifo          []*batch         // batches handed out and not yet popped, in file order
-	committed     int64            // end of the acknowledged prefix
-	readEnd       int64            // end of what the reader has emitted
+	gen           int                // bumped on truncation; acks of older generations do not move the checkpoint
+	hist          []generation       // ended generations, newest last
+	fifo          []*batch           // batches handed out and not yet popped, in file order
+	committed     int64              // end of the acknowledged prefix
+	readEnd       int64              // end of what the reader has emitted
 	lastSaved     int64
 	saved         bool // lastSaved is on disk
 }

@@ -204,4 +204,3 @@ func (p *Pipeline) unknownFiles(known map[tail.Identity]bool) []checkpoint.Entry
 	}
 	return out
 }
-
