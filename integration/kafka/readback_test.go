@@ -2,8 +2,13 @@ package kafka_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/segmentio/kafka-go/sasl/plain"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -93,5 +98,105 @@ func checkExactlyOnce(t *testing.T, recs []record, total int, who string) {
 	t.Logf("%s: %d records for %d lines: %d duplicates, %d missing", who, len(recs), total, dups, missing)
 	if dups > 0 || missing > 0 {
 		t.Error(fmt.Sprintf("%s: %d lines arrived more than once and %d never; want each exactly once", who, dups, missing))
+	}
+}
+
+// TestReadBackWithoutReadACL is issue 13's third test: the sidecar's user
+// may write and describe its topic but not read it. After a SIGKILL the
+// read-back is denied: loglet still delivers every line (at least once),
+// says why once, naming the topic and the missing permission, and counts
+// the fall-back.
+func TestReadBackWithoutReadACL(t *testing.T) {
+	ns := uniq("noread")
+	allow := func(op kmsg.ACLOperation) kfake.ACL {
+		return kfake.ACL{Resource: kmsg.ACLResourceTypeTopic, Name: "logs." + ns, Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: op, Allow: true}
+	}
+	k := harness.StartKafka(t, false, kfake.NumBrokers(1), kfake.EnableSASL(), kfake.EnableACLs(),
+		kfake.Superuser("PLAIN", "admin", "admin-pw"),
+		kfake.User("PLAIN", "loglet", "pw", allow(kmsg.ACLOperationWrite), allow(kmsg.ACLOperationDescribe)))
+	admin := plain.Mechanism{Username: "admin", Password: "admin-pw"}
+	k.UseCredentials(nil, admin)
+	p := newPod(t, "web-1", ns, nil)
+	k.CreateTopic(t, p.topic(), 1)
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("pw\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := p.env(k, "LOGLET_KAFKA_SASL_MECHANISM=PLAIN", "LOGLET_KAFKA_SASL_USERNAME=loglet", "LOGLET_KAFKA_SASL_PASSWORD_FILE="+pw)
+	const total = 30_000
+	w := startRotatingWriter(t, p.app.Path, total, 500, 1_000_000, 10*time.Millisecond)
+	sc := harness.StartSidecar(t, env)
+	time.Sleep(800 * time.Millisecond)
+	sc.Kill()
+	sc = harness.StartSidecar(t, env)
+	w.done.Wait()
+	sc.WaitFor(t, time.Minute, "every line in Kafka", func() bool { return k.Count(t, p.topic()) >= total })
+	time.Sleep(time.Second)
+	count := map[int]int{}
+	for _, r := range records(t, k.Read(t, p.topic(), total, time.Minute)) {
+		count[r.seq]++
+	}
+	for seq := range total {
+		if count[seq] == 0 {
+			t.Fatalf("line %d never arrived", seq)
+		}
+	}
+	if n := sc.Metric("loglet_kafka_readback_fallbacks_total", `reason="denied"`); n <= 0 {
+		t.Errorf(`loglet_kafka_readback_fallbacks_total{reason="denied"} = %v, want > 0`, n)
+	}
+	warnings := 0
+	for line := range strings.Lines(sc.Output()) {
+		if strings.Contains(line, p.topic()) && strings.Contains(strings.ToUpper(line), "READ") && strings.Contains(line, `"level":"WARN"`) {
+			warnings++
+		}
+	}
+	if warnings != 1 {
+		t.Errorf("%d warnings naming %s and READ, want 1:\n%s", warnings, p.topic(), sc.Output())
+	}
+}
+
+// TestReadBackBound is issue 13's fourth test: while the sidecar is down,
+// another pod writes more than LOGLET_KAFKA_READBACK_MAX_BYTES to the same
+// partition. The read-back stops at the bound and falls back to at least
+// once: nothing is lost.
+func TestReadBackBound(t *testing.T) {
+	k := harness.StartKafka(t, false, kfake.NumBrokers(1))
+	ns := uniq("bound")
+	a, b := newPod(t, "web-1", ns, nil), newPod(t, "web-2", ns, nil)
+	k.CreateTopic(t, a.topic(), 1)
+	ea := a.env(k, "LOGLET_KAFKA_READBACK_MAX_BYTES=64KiB")
+	const total = 20_000
+	wa := startRotatingWriter(t, a.app.Path, total, 500, 1_000_000, 10*time.Millisecond)
+	sa := harness.StartSidecar(t, ea)
+	time.Sleep(500 * time.Millisecond)
+	sa.Kill()
+	// The other pod fills the partition with far more than the bound.
+	sb := harness.StartSidecar(t, b.env(k))
+	lb := b.app.Logrus(true)
+	for i := range 5000 {
+		lb.WithField("seq", i).Info("the other pod's line, long enough to pass the bound soon")
+	}
+	sb.WaitFor(t, time.Minute, "the other pod's lines", func() bool { return k.Count(t, a.topic()) >= 5000 })
+	sa = harness.StartSidecar(t, ea)
+	wa.done.Wait()
+	sa.WaitFor(t, time.Minute, "every line in Kafka", func() bool { return k.Count(t, a.topic()) >= total+5000 })
+	time.Sleep(time.Second)
+	var mine []harness.Message
+	for _, m := range k.Read(t, a.topic(), total+5000, time.Minute) {
+		if m.Key == "web-1" {
+			mine = append(mine, m)
+		}
+	}
+	count := map[int]int{}
+	for _, r := range records(t, mine) {
+		count[r.seq]++
+	}
+	for seq := range total {
+		if count[seq] == 0 {
+			t.Fatalf("line %d of web-1 never arrived", seq)
+		}
+	}
+	if n := sa.Metric("loglet_kafka_readback_fallbacks_total", `reason="max_bytes"`); n <= 0 {
+		t.Errorf(`loglet_kafka_readback_fallbacks_total{reason="max_bytes"} = %v, want > 0`, n)
 	}
 }
