@@ -131,6 +131,18 @@ func TestManifestImagesAreBuilt(t *testing.T) {
 			if m[2] == "" && strings.HasSuffix(f, ".md") {
 				continue // prose naming the repository, as in "push ghcr.io/loglet/loglet"
 			}
+			if m[2] == "" && strings.HasPrefix(f, filepath.Join("manifests", "charts")) {
+				// The chart's image.tag defaults to its appVersion.
+				used[m[1]] = true
+				chart, err := os.ReadFile(filepath.Join(root, "manifests", "charts", "loglet", "Chart.yaml"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(string(chart), fmt.Sprintf("appVersion: %q", version)) {
+					t.Errorf("%s: %s takes the chart's appVersion, which is not %s (the VERSION file)", f, m[0], version)
+				}
+				continue
+			}
 			used[m[1]] = true
 			if targets[m[1]] == nil {
 				t.Errorf("%s: %s: no Dockerfile target %q builds it", f, m[0], m[1])
