@@ -3,6 +3,7 @@ package kafka_test
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"strconv"
 	"testing"
@@ -105,6 +106,10 @@ func checkRecords(t *testing.T, p *pod, want []wantRecord, got []harness.Message
 		t.Fatalf("%s: %d records, want %d", p.topic(), len(got), len(want))
 	}
 	file := got[0].Headers["loglet-file"]
+	fi, err := os.Stat(p.app.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i, m := range got {
 		var rec map[string]any
 		if err := json.Unmarshal([]byte(m.Value), &rec); err != nil {
@@ -115,7 +120,12 @@ func checkRecords(t *testing.T, p *pod, want []wantRecord, got []harness.Message
 			t.Errorf("record %d (-want +got):\n%s", i, diff)
 		}
 		ts, _ := time.Parse(time.RFC3339Nano, w.rec["@timestamp"].(string))
-		wantHdr := map[string]string{"content-type": "application/json", "loglet-file": file, "loglet-offset": strconv.FormatInt(w.offset, 10)}
+		end := fi.Size() // a record ends where the next one starts, the last one at the file's end
+		if i+1 < len(want) {
+			end = want[i+1].offset
+		}
+		wantHdr := map[string]string{"content-type": "application/json", "loglet-file": file, "loglet-offset": strconv.FormatInt(w.offset, 10),
+			"loglet-end": strconv.FormatInt(end, 10)}
 		if m.Key != p.name || !m.Time.Equal(ts.Truncate(time.Millisecond)) || !cmp.Equal(wantHdr, m.Headers) || file == "" {
 			t.Errorf("record %d: key %q time %s headers %v; want %q %s %v", i, m.Key, m.Time, m.Headers, p.name, ts, wantHdr)
 		}
@@ -154,7 +164,8 @@ func checkKcat(t *testing.T, k *harness.Kafka, topic string, want []harness.Mess
 	var exp []kcatMsg
 	for _, m := range want {
 		exp = append(exp, kcatMsg{m.Partition, m.Offset, m.Time.UnixMilli(),
-			[]string{"content-type", m.Headers["content-type"], "loglet-file", m.Headers["loglet-file"], "loglet-offset", m.Headers["loglet-offset"]},
+			[]string{"content-type", m.Headers["content-type"], "loglet-file", m.Headers["loglet-file"], "loglet-offset", m.Headers["loglet-offset"],
+				"loglet-end", m.Headers["loglet-end"]},
 			m.Key, m.Value})
 	}
 	if diff := cmp.Diff(exp, got); diff != "" {

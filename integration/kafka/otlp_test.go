@@ -70,8 +70,10 @@ func TestOTLPEncodings(t *testing.T) {
 				"count": 7, "big": uint64(12345678901234567890), "latency_ms": 12.5, "ok": true,
 				"user": map[string]any{"name": "ann", "roles": []any{"admin", 2}, "active": false},
 			}).Warn("sample log")
-			add(t0, 13, "warning", "sample log", "json", map[string]any{
-				"count": int64(7), "big": "12345678901234567890", "latency_ms": 12.5, "ok": true,
+			// Levels are normalised (LOGLET_NORMALIZE_LEVELS), the original kept.
+			add(t0, 13, "warn", "sample log", "json", map[string]any{
+				"loglet.level_original": "warning",
+				"count":                 int64(7), "big": "12345678901234567890", "latency_ms": 12.5, "ok": true,
 				"user": map[string]any{"name": "ann", "roles": []any{"admin", int64(2)}, "active": false},
 			})
 			at := t0.Add(time.Second)
@@ -81,7 +83,7 @@ func TestOTLPEncodings(t *testing.T) {
 			p.app.Print(at.Format("2006/01/02 15:04:05.000000") + " plain line")
 			add(at, 0, "", "plain line", "plain", map[string]any{})
 			p.app.Print(`{"level":"PANIC","msg":"out of range","n":1e400,"time":"` + at.Format(time.RFC3339Nano) + `"}`)
-			add(at, 21, "panic", "out of range", "json", map[string]any{"loglet.type_errors": map[string]any{"n": "1e400"}})
+			add(at, 21, "fatal", "out of range", "json", map[string]any{"loglet.type_errors": map[string]any{"n": "1e400"}, "loglet.level_original": "PANIC"})
 
 			before := time.Now()
 			sc := harness.StartSidecar(t, p.env(k, "LOGLET_KAFKA_ENCODING="+enc))
@@ -121,7 +123,18 @@ func TestOTLPEncodings(t *testing.T) {
 				if obs := lr.ObservedTimestamp().AsTime(); obs.Before(before.Add(-time.Second)) || obs.After(after) {
 					t.Errorf("message %d: observed time %s outside the run [%s, %s]", i, obs, before, after)
 				}
-				wantHdr := map[string]string{"content-type": ctype, "loglet-file": file, "loglet-offset": strconv.FormatInt(offsets[i], 10)}
+				end := int64(-1) // a record ends where the next one starts; the last one's end is checked only for presence
+				if i+1 < len(offsets) {
+					end = offsets[i+1]
+				}
+				wantHdr := map[string]string{"content-type": ctype, "loglet-file": file, "loglet-offset": strconv.FormatInt(offsets[i], 10),
+					"loglet-end": strconv.FormatInt(end, 10)}
+				if end < 0 {
+					wantHdr["loglet-end"] = m.Headers["loglet-end"]
+					if m.Headers["loglet-end"] == "" {
+						t.Errorf("message %d: no loglet-end header", i)
+					}
+				}
 				if file == "" || m.Key != "web-1" || !cmp.Equal(wantHdr, m.Headers) || !m.Time.Equal(want[i].Time.Truncate(time.Millisecond)) {
 					t.Errorf("message %d: key %q time %s headers %v; want web-1, %s, %v", i, m.Key, m.Time, m.Headers, want[i].Time, wantHdr)
 				}
