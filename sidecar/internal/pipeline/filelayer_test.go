@@ -313,3 +313,40 @@ func TestFragmentCutBackIsNotATruncation(t *testing.T) {
 		t.Errorf("truncations = %v, want 0", n)
 	}
 }
+
+// Rename and copy-truncate rotation are followed both ways files are
+// watched: with inotify's events, and by polling (where inotify reports
+// nothing: some network and FUSE file systems).
+func TestRotationWithInotifyAndByPolling(t *testing.T) {
+	for _, polling := range []bool{false, true} {
+		t.Run(fmt.Sprint("polling=", polling), func(t *testing.T) {
+			e := newEnv(t, "", nil)
+			e.prepare = func(p *Pipeline) {
+				if polling {
+					p.polling.Store(true)
+				}
+			}
+			e.start()
+			e.write("app.log", jsonLines(0, 50))
+			e.waitRecords(50)
+			if err := os.Rename(e.path("app.log"), e.path("app.log.1")); err != nil {
+				t.Fatal(err)
+			}
+			e.write("app.log", jsonLines(50, 50))
+			e.waitRecords(100)
+			data, _ := os.ReadFile(e.path("app.log"))
+			os.WriteFile(e.path("app.log.2"), data, 0o644)
+			os.Truncate(e.path("app.log"), 0)
+			e.write("app.log", jsonLines(100, 50))
+			e.waitRecords(150)
+			time.Sleep(3 * e.cfg.RotateWait)
+			e.stop()
+			if diff := cmp.Diff(lineMsgs(0, 150), sorted(msgs(t, e.out.String())), cmp.Transformer("sort", sorted)); diff != "" {
+				t.Fatalf("(-want +got):\n%s", diff)
+			}
+			if got := e.p.polling.Load(); got != polling {
+				t.Errorf("polling = %v at the end, want %v", got, polling)
+			}
+		})
+	}
+}
