@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -214,7 +215,7 @@ func applyChart(t *testing.T, api *apiServer, injectorBin, work string, ca *test
 				t.Errorf("%s/%s: sidecar %s = %q, want %q", ns, p.Name, k, env[k], v)
 			}
 		}
-		if sidecar.Image != "ghcr.io/loglet/loglet:0.1.0" || sidecar.Resources.Limits.Memory().String() != "96Mi" {
+		if sidecar.Image != "ghcr.io/loglet/loglet:"+version || sidecar.Resources.Limits.Memory().String() != "96Mi" {
 			t.Errorf("%s/%s: sidecar image %s, memory limit %s", ns, p.Name, sidecar.Image, sidecar.Resources.Limits.Memory())
 		}
 		// #9: a livenessProbe, no readinessProbe.
@@ -284,3 +285,13 @@ current-context: e2e
 		t.Errorf("after the upgrade, replicas %d, want 3", *d.Spec.Replicas)
 	}
 }
+
+// version is the project's version, from the VERSION file: the injector's
+// default image, and the chart's appVersion, carry it as their tag.
+var version = func() string {
+	b, err := os.ReadFile(repoRoot + "/VERSION")
+	if err != nil {
+		panic(err)
+	}
+	return strings.TrimSpace(string(b))
+}()
