@@ -1,7 +1,6 @@
 package kafka_test
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -97,7 +96,7 @@ func checkExactlyOnce(t *testing.T, recs []record, total int, who string) {
 	}
 	t.Logf("%s: %d records for %d lines: %d duplicates, %d missing", who, len(recs), total, dups, missing)
 	if dups > 0 || missing > 0 {
-		t.Error(fmt.Sprintf("%s: %d lines arrived more than once and %d never; want each exactly once", who, dups, missing))
+		t.Errorf("%s: %d lines arrived more than once and %d never; want each exactly once", who, dups, missing)
 	}
 }
 

@@ -281,9 +281,11 @@ func TestReadyReportsFailingSaves(t *testing.T) {
 func TestFileThatKeepsTruncatingIsBackedOff(t *testing.T) {
 	e := newEnv(t, "", func(c *Config) { c.RotateWait = time.Hour })
 	e.start()
-	for i := 0; i < 4; i++ {
+	want := 0
+	for i := 0; i < truncBurst+2; i++ {
 		os.WriteFile(e.path("app.log"), []byte(jsonLines(i*100, 20-i)), 0o644) // shorter each time: a truncation
-		e.waitRecords(i*20 - i*(i-1)/2 + 20 - i)
+		want += 20 - i
+		e.waitRecords(want)
 	}
 	eventually(t, "a backoff", func() bool { return testutil.ToFloat64(e.p.m.truncBackoffs) >= 1 })
 	e.stop()

@@ -173,7 +173,7 @@ func (p *Pipeline) wantRescan() {
 // more than its stat size of 0) cannot make the sidecar re-read it in a
 // tight loop.
 const (
-	truncBurst      = 3
+	truncBurst      = 10
 	truncWindow     = 10 * time.Second
 	truncMinBackoff = time.Second
 	truncMaxBackoff = time.Minute
@@ -188,7 +188,7 @@ func (fr *fileReader) loop(ctx context.Context) fileState {
 	for {
 		if waited {
 			waited = false
-			restarted, grew := fr.checkChanged()
+			restarted, grew := fr.checkChanged(woken)
 			switch {
 			case woken || p.polling.Load():
 				silent = 0
@@ -324,17 +324,22 @@ func (fr *fileReader) markDeletable(name string) {
 	}
 }
 
-// checkChanged runs after a wait, before reading again: when the file's size
-// or modification time moved, it checks that the file still holds what was
-// read (it may have been truncated and refilled past the read position
-// between two reads), and starts it again from 0 when it does not. It
-// reports whether the file was restarted.
-func (fr *fileReader) checkChanged() (restarted, changed bool) {
+// checkChanged runs after a wait, before reading again: when inotify
+// reported a write, or the file's size or modification time moved, it
+// checks that the file still holds what was read (it may have been
+// truncated and refilled past the read position between two reads), and
+// starts it again from 0 when it does not. It reports whether the file was
+// restarted, and whether it changed at all.
+func (fr *fileReader) checkChanged(written bool) (restarted, changed bool) {
 	fi, err := fr.f.Stat()
 	if err != nil {
 		return false, false // the read that follows reports it
 	}
-	if fi.Size() == fr.seenSize && fi.ModTime().Equal(fr.seenMtime) {
+	if !written && fi.Size() == fr.seenSize && fi.ModTime().Equal(fr.seenMtime) {
+		// Nothing reported and nothing moved. (When inotify reports a
+		// write, the content is checked whatever size and time say: a
+		// truncation refilled to the same size within one tick of the
+		// kernel's coarse clock leaves both as they were.)
 		return false, false
 	}
 	fr.seenSize, fr.seenMtime = fi.Size(), fi.ModTime()
@@ -469,10 +474,17 @@ func (fr *fileReader) reacquire() bool {
 }
 
 func (fr *fileReader) takeFingerprint() {
-	fp, err := tail.ReadFingerprint(fr.f, tail.FingerprintSize)
-	if err != nil {
-		fr.p.log.Warn("fingerprint log file", "file", fr.name, "err", err)
-		return
+	// From the bytes the lines were read from, where the reader read the
+	// beginning: the file may have been rewritten since (copytruncate).
+	var fp tail.Fingerprint
+	if head := fr.r.Head(); len(head) > 0 {
+		fp = tail.FingerprintOf(head)
+	} else {
+		var err error
+		if fp, err = tail.ReadFingerprint(fr.f, tail.FingerprintSize); err != nil {
+			fr.p.log.Warn("fingerprint log file", "file", fr.name, "err", err)
+			return
+		}
 	}
 	fr.fl.mu.Lock()
 	fr.fl.setIdentity(fp)
@@ -664,11 +676,17 @@ func (fr *fileReader) noteEnd(b *batch) {
 	if !grow {
 		return
 	}
-	if fp, err := tail.ReadFingerprint(fr.f, int(min(b.end, tail.FingerprintSize))); err == nil {
-		fl.mu.Lock()
-		fl.fp = fp
-		fl.mu.Unlock()
+	var fp tail.Fingerprint
+	if head := fr.r.Head(); int64(len(head)) >= min(b.end, tail.FingerprintSize) {
+		fp = tail.FingerprintOf(head[:min(b.end, int64(len(head)))])
+	} else if got, err := tail.ReadFingerprint(fr.f, int(min(b.end, tail.FingerprintSize))); err == nil {
+		fp = got
+	} else {
+		return
 	}
+	fl.mu.Lock()
+	fl.fp = fp
+	fl.mu.Unlock()
 }
 
 func (fr *fileReader) addStats() {

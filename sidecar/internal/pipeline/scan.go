@@ -206,8 +206,8 @@ func (p *Pipeline) holdIfCopyLocked(n *file) bool {
 //     is read from where the original's reading of that generation stopped,
 //     so what the app wrote after that and before the copy is read from the
 //     copy, and nothing twice;
-//   - a file that begins with neither the original's past nor its current
-//     content is no copy, and is read from 0 at once;
+//   - a file that, after RotateWait, begins with neither the original's
+//     past nor its current content is no copy, and is read from 0;
 //   - a copy of the original's current content that sees no truncation
 //     within RotateWait is a plain copy, which the original's reader ships
 //     whole: only what is appended to it later is read. An empty file is
@@ -244,6 +244,12 @@ func (p *Pipeline) resolveCopiesLocked(ctx, sendCtx context.Context) {
 			}
 		}
 		if !found {
+			waited := time.Since(n.heldAt)
+			if waited < p.cfg.RotateWait && p.files[c.id] == c {
+				// The original's reader may still end the generation this
+				// copies (it may be reading it now): wait for that.
+				continue
+			}
 			current := size == 0
 			if curSet && cur.Len > 0 && int64(cur.Len) <= size {
 				current, _ = cur.Matches(n.f)
@@ -255,10 +261,19 @@ func (p *Pipeline) resolveCopiesLocked(ctx, sendCtx context.Context) {
 				b, errB := tail.ReadFingerprint(c.f, k)
 				current = errA == nil && errB == nil && a == b
 			}
-			if current && time.Since(n.heldAt) < p.cfg.RotateWait && p.files[c.id] == c {
-				continue // the original's truncation may still come
+			changed := false
+			if current && curSet && c.f != nil {
+				ok, _ := cur.Matches(c.f)
+				changed = !ok
 			}
-			if current {
+			switch {
+			case current && changed && waited < 10*p.cfg.RotateWait:
+				// The original no longer holds what it was read from: it
+				// was truncated, and its reader has yet to end the
+				// generation. Wait for that, to place the copy after what
+				// was read.
+				continue
+			case current && !changed:
 				start = size // a plain copy: the original holds (and reads) all of it
 			}
 		}

@@ -75,6 +75,13 @@ func HashRange(f io.ReaderAt, off int64, n int) (Fingerprint, error) {
 	return Fingerprint{Len: got, Sum: h.Sum64()}, nil
 }
 
+// FingerprintOf hashes b, bytes already read.
+func FingerprintOf(b []byte) Fingerprint {
+	h := fnv.New64a()
+	h.Write(b)
+	return Fingerprint{Len: len(b), Sum: h.Sum64()}
+}
+
 // Matches reports whether f still begins with the bytes fp was taken from:
 // the comparison is of a prefix, so a file that grew still matches.
 func (fp Fingerprint) Matches(f io.ReaderAt) (bool, error) {

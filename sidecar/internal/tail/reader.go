@@ -38,7 +38,8 @@ type Reader struct {
 	carry     []byte // start of an incomplete line (at most MaxLine bytes)
 	carryFrom int64  // file offset of carry's first byte
 	carrying  bool
-	cut       bool // the carried line passed MaxLine
+	cut       bool   // the carried line passed MaxLine
+	head      []byte // the file's first bytes as this Reader read them, up to FingerprintSize
 }
 
 // NewReader returns a Reader of f positioned at offset.
@@ -68,10 +69,18 @@ func (r *Reader) PartialTail(n int) []byte {
 	return r.carry[max(len(r.carry)-n, 0):]
 }
 
+// Head returns the file's first bytes as this Reader read them (up to
+// FingerprintSize), when it read them: a fingerprint taken from them is of
+// the content the lines came from, even if the file was rewritten since.
+// Nil when the Reader started past the beginning. Valid until the next
+// Read or Reset.
+func (r *Reader) Head() []byte { return r.head }
+
 // Reset restarts reading at offset, dropping any held-back line (after a
 // truncation the file's old content is gone).
 func (r *Reader) Reset(offset int64) {
 	r.off = offset
+	r.head = r.head[:0]
 	r.carry = r.carry[:0]
 	r.carrying, r.cut = false, false
 }
@@ -97,6 +106,9 @@ func (r *Reader) Read(fn LineFunc) (int, error) {
 	chunk := r.buf[:n]
 	base := r.off
 	r.off += int64(n)
+	if base == int64(len(r.head)) && len(r.head) < FingerprintSize {
+		r.head = append(r.head, chunk[:min(n, FingerprintSize-len(r.head))]...)
+	}
 	limit := r.maxLine()
 	pos := 0
 	for pos < len(chunk) {
