@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"fmt"
 	"os"
 	"sync"
 	"time"
@@ -87,7 +86,13 @@ type file struct {
 // identity string its records carry. file.mu is held.
 func (fl *file) setIdentity(fp tail.Fingerprint) {
 	fl.fp, fl.fpSet = fp, true
-	fl.idStr = fmt.Sprintf("%d:%d:%s", fl.id.Dev, fl.id.Ino, fp)
+	fl.idStr = identityString(fl.id, fp)
+}
+
+// identityString is the identity a file's records carry (the loglet-file
+// header): "dev:inode:fingerprint".
+func identityString(id tail.Identity, fp tail.Fingerprint) string {
+	return id.String() + ":" + fp.String()
 }
 
 // entry is the file's checkpoint, read under file.mu.

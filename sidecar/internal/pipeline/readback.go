@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/loglet/loglet/sidecar/internal/checkpoint"
@@ -100,12 +99,11 @@ func (p *Pipeline) readBack(ctx context.Context, rb ReadBacker, st checkpoint.St
 		}
 		return checkpoint.Landed{}, false
 	}
+	found, _ := tail.Scan(p.cfg.LogDir) // an unlistable directory: nothing is read back, and the scan reports it
 	sizes := map[tail.Identity]int64{}
-	if found, err := tail.Scan(p.cfg.LogDir); err == nil {
-		for _, fd := range found {
-			if fd.Kind == tail.Regular {
-				sizes[fd.ID] = fd.Size
-			}
+	for _, fd := range found {
+		if fd.Kind == tail.Regular {
+			sizes[fd.ID] = fd.Size
 		}
 	}
 	for i, e := range entries {
@@ -128,7 +126,7 @@ func (p *Pipeline) readBack(ctx context.Context, rb ReadBacker, st checkpoint.St
 	// what it holds now; for a smaller one the query finds nothing, and the
 	// file is read from 0 as before.
 	if f, ok := from(nil); ok {
-		for _, e := range p.unknownFiles(known) {
+		for _, e := range p.unknownFiles(found, known) {
 			entries = append(entries, e)
 			queries = append(queries, ReadBackQuery{FileID: e.ID, From: f})
 			targets = append(targets, len(entries)-1)
@@ -174,14 +172,10 @@ func (p *Pipeline) readBack(ctx context.Context, rb ReadBacker, st checkpoint.St
 	return out
 }
 
-// unknownFiles returns an entry at offset 0 for each regular file of the
-// log directory that the state does not know, with the identity its first
-// record would have carried.
-func (p *Pipeline) unknownFiles(known map[tail.Identity]bool) []checkpoint.Entry {
-	found, err := tail.Scan(p.cfg.LogDir)
-	if err != nil {
-		return nil
-	}
+// unknownFiles returns an entry at offset 0 for each regular file found in
+// the log directory that the state does not know, with the identity its
+// first record would have carried.
+func (p *Pipeline) unknownFiles(found []tail.Found, known map[tail.Identity]bool) []checkpoint.Entry {
 	var out []checkpoint.Entry
 	for _, fd := range found {
 		if fd.Kind != tail.Regular || known[fd.ID] || fd.Size == 0 || !(p.matcher.Match(fd.Name) || p.rotatedAway(fd.Name)) {
@@ -198,7 +192,7 @@ func (p *Pipeline) unknownFiles(known map[tail.Identity]bool) []checkpoint.Entry
 		}
 		id, _ := tail.IdentityOf(fi)
 		out = append(out, checkpoint.Entry{
-			ID:  fmt.Sprintf("%d:%d:%s", id.Dev, id.Ino, fp),
+			ID:  identityString(id, fp),
 			Dev: id.Dev, Ino: id.Ino, FPLen: fp.Len, FP: fp.String(), Path: fd.Name,
 		})
 	}
