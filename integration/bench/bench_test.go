@@ -111,6 +111,35 @@ func TestParseProc(t *testing.T) {
 	}
 }
 
+func TestSchedstat(t *testing.T) {
+	got, err := parseSchedstat([]byte("86403488 18691653 344\n"))
+	if err != nil || got != 86403488*time.Nanosecond {
+		t.Errorf("parseSchedstat = %v, %v; want 86.403488ms", got, err)
+	}
+	for _, bad := range []string{"", "1 2", "x 2 3", "1 2 3 4"} {
+		if _, err := parseSchedstat([]byte(bad)); err == nil {
+			t.Errorf("parseSchedstat(%q) gave no error", bad)
+		}
+	}
+	// This process's threads' run time is finer than the ticks of
+	// /proc/<pid>/stat, and close to what the kernel counts in them.
+	run, err := threadsRunTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stat, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticks, err := parseStatCPU(stat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run <= 0 || run%(time.Second/userHZ) == 0 || run < ticks-2*time.Second/userHZ {
+		t.Errorf("threads' run time %v, ticks %v", run, ticks)
+	}
+}
+
 func TestPercentile(t *testing.T) {
 	var d []time.Duration
 	for i := 1; i <= 200; i++ {
