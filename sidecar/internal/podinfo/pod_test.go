@@ -121,6 +121,116 @@ func TestSourceReloads(t *testing.T) {
 	}
 }
 
+// kubeletWrite updates dir as the kubelet's atomic writer does: the files go
+// into a new hidden directory, the `..data` link is swapped to it by a
+// rename, and the visible names are links through `..data`.
+func kubeletWrite(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	ts, err := os.MkdirTemp(dir, "..ts_")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(ts, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmp := filepath.Join(dir, "..data_tmp")
+	if err := os.Symlink(filepath.Base(ts), tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	for name := range files {
+		link := filepath.Join(dir, name)
+		if _, err := os.Lstat(link); err == nil {
+			continue
+		}
+		if err := os.Symlink(filepath.Join("..data", name), link); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// waitLabel waits until s's pod has label app=want.
+func waitLabel(t *testing.T, s *Source, want string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Pod().Labels["app"] != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("labels not reloaded: have %v, want app=%q", s.Pod().Labels, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// The watch reloads a kubelet-style update at once: polling, an hour
+// apart, cannot be what finds it.
+func TestSourceWatchesKubeletUpdates(t *testing.T) {
+	dir := t.TempDir()
+	kubeletWrite(t, dir, map[string]string{"labels": "app=\"a\"\n", "annotations": ""})
+	s := &Source{Env: Env{Name: "p"}, Dir: dir, Refresh: time.Hour}
+	if err := s.Load(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(50 * time.Millisecond) // the watch is in place
+	for _, app := range []string{"b", "c"} {
+		kubeletWrite(t, dir, map[string]string{"labels": "app=\"" + app + "\"\n", "annotations": "note=\"x\"\n"})
+		waitLabel(t, s, app)
+	}
+}
+
+// Where the directory cannot be watched (it does not exist yet) or the
+// watch ends (the directory is removed), the files are polled.
+func TestSourcePollsWithoutWatch(t *testing.T) {
+	t.Run("missing at start", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "podinfo")
+		s := &Source{Env: Env{Name: "p"}, Dir: dir, Refresh: 10 * time.Millisecond}
+		if err := s.Load(); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- s.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		kubeletWrite(t, dir, map[string]string{"labels": "app=\"late\"\n"})
+		waitLabel(t, s, "late")
+	})
+	t.Run("removed", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "podinfo")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		kubeletWrite(t, dir, map[string]string{"labels": "app=\"a\"\n"})
+		s := &Source{Env: Env{Name: "p"}, Dir: dir, Refresh: 10 * time.Millisecond}
+		if err := s.Load(); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() { done <- s.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+		time.Sleep(50 * time.Millisecond) // the watch is in place
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond) // the watch ends
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		kubeletWrite(t, dir, map[string]string{"labels": "app=\"again\"\n"})
+		waitLabel(t, s, "again")
+	})
+}
+
 func TestSourceMissingDir(t *testing.T) {
 	s := &Source{Env: Env{Name: "p"}, Dir: filepath.Join(t.TempDir(), "absent")}
 	if err := s.Load(); err != nil {

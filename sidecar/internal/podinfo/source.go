@@ -10,10 +10,12 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"time"
+
+	"github.com/loglet/loglet/sidecar/internal/tail"
 )
 
-// DefaultRefresh is how often a [Source] checks the downwardAPI files when
-// Source.Refresh is zero.
+// DefaultRefresh is how often a [Source] polls the downwardAPI files, where
+// it cannot watch them, when Source.Refresh is zero.
 const DefaultRefresh = 5 * time.Second
 
 // Source holds the current [Pod] and refreshes it when the kubelet rewrites
@@ -28,7 +30,8 @@ type Source struct {
 	// Empty, or a directory that does not exist, means no labels or
 	// annotations.
 	Dir string
-	// Refresh is the polling interval; zero means DefaultRefresh.
+	// Refresh is the polling interval where inotify cannot watch Dir; zero
+	// means DefaultRefresh.
 	Refresh time.Duration
 	// Logger receives reload errors; nil discards them.
 	Logger *slog.Logger
@@ -59,8 +62,24 @@ func (s *Source) Pod() *Pod {
 	return s.cur.Load()
 }
 
-// Run polls the files until ctx ends and reloads them when they change.
+// Run reloads the files when they change, until ctx ends.
+//
+// It watches Dir with inotify: the kubelet updates a downwardAPI volume by
+// renaming its `..data` link to a new directory, which inotify reports at
+// once, so an idle sidecar is not woken to look. Where inotify is not
+// available, where Dir does not exist at start, or once the watch ends (Dir
+// removed or moved), it polls every Refresh instead.
 func (s *Source) Run(ctx context.Context) error {
+	if s.Dir != "" {
+		if n, err := tail.NewNotifier(s.Dir, tail.NamesOnly|tail.WritesOnly); err == nil {
+			s.watch(ctx, n)
+		} else if !errors.Is(err, fs.ErrNotExist) && s.Logger != nil {
+			s.Logger.Warn("watch pod metadata; polling instead", "dir", s.Dir, "err", err)
+		}
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
 	d := s.Refresh
 	if d <= 0 {
 		d = DefaultRefresh
@@ -72,13 +91,45 @@ func (s *Source) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			if prev, _ := s.sig.Load().(string); prev == s.signature() {
-				continue
-			}
-			if err := s.Load(); err != nil && s.Logger != nil {
-				s.Logger.Warn("reload pod metadata", "dir", s.Dir, "err", err)
+			s.reload()
+		}
+	}
+}
+
+// watch reloads on every batch of n's events until ctx ends or the watch
+// does (the directory itself removed or moved: its events name nothing).
+func (s *Source) watch(ctx context.Context, n *tail.Notifier) {
+	n.Coalesce = watchCoalesce
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	s.reload() // what changed since Load, before the watch was in place
+	err := n.Run(wctx, func(events []tail.Event) {
+		s.reload()
+		for _, ev := range events {
+			if ev.Op == tail.Listed && ev.Name == "" {
+				stop()
 			}
 		}
+	})
+	if err != nil && s.Logger != nil {
+		s.Logger.Warn("watch pod metadata; polling instead", "dir", s.Dir, "err", err)
+	}
+	if ctx.Err() == nil {
+		s.reload() // what changed while the watch ended
+	}
+}
+
+// watchCoalesce is the pause after each batch of events: the kubelet's
+// update is a few of them (a new directory, a link, a rename).
+const watchCoalesce = 100 * time.Millisecond
+
+// reload loads the files again when their sizes or times changed.
+func (s *Source) reload() {
+	if prev, _ := s.sig.Load().(string); prev == s.signature() {
+		return
+	}
+	if err := s.Load(); err != nil && s.Logger != nil {
+		s.Logger.Warn("reload pod metadata", "dir", s.Dir, "err", err)
 	}
 }
 
