@@ -27,10 +27,20 @@ const (
 	minBackoff     = 100 * time.Millisecond // first retry delay
 	maxBackoff     = 5 * time.Second        // retry delay cap
 	requestTimeout = 30 * time.Second       // one produce or metadata request
-	pingInterval   = 10 * time.Second       // health check while idle
-	staleAfter     = 15 * time.Second       // Ready fails after failing this long
-	metadataTTL    = 5 * time.Second        // how stale partition leaders may be
-	idleConnTime   = 4 * time.Minute        // below the brokers' connections.max.idle.ms
+	// pingInterval is the health check while idle and healthy: each one
+	// wakes the process, and an idle sidecar's wake-ups are paid once per
+	// pod. After a failure the check comes back after retryPing, so that
+	// /status/kafka sees the broker return within seconds.
+	pingInterval = 60 * time.Second
+	retryPing    = 5 * time.Second
+	staleAfter   = 15 * time.Second // Ready fails after failing this long
+	// metadataTTL bounds how stale the partition leaders may be. kafka-go
+	// refreshes them after a random share of it, so the interval is also an
+	// idle wake-up; a produce that finds a leader moved fetches them at once
+	// (closeTransport), so a long TTL delays nothing (librdkafka's default
+	// is 5 minutes too).
+	metadataTTL  = 5 * time.Minute
+	idleConnTime = 4 * time.Minute // below the brokers' connections.max.idle.ms
 	// refusedFor is for how many requests the brokers take a request size
 	// they refused as too large caps the request size; then requests may
 	// grow to LOGLET_KAFKA_BATCH_BYTES again, in case the limit was raised
@@ -311,8 +321,11 @@ func (s *Sink) Run(ctx context.Context) error {
 				return nil
 			case <-s.wake:
 			case <-idle.C:
-				s.check(ctx)
-				idle.Reset(pingInterval)
+				if s.check(ctx) {
+					idle.Reset(pingInterval)
+				} else {
+					idle.Reset(retryPing)
+				}
 			}
 			continue
 		case wait > 0:
@@ -743,8 +756,9 @@ func lookupPartition(ctx context.Context, tr *kafka.Transport, addr net.Addr, to
 }
 
 // check asks the cluster for the topic's metadata and for its API versions
-// (always a real round trip), to keep Ready truthful while idle.
-func (s *Sink) check(parent context.Context) {
+// (always a real round trip), to keep Ready truthful while idle, and
+// reports whether both answered.
+func (s *Sink) check(parent context.Context) (ok bool) {
 	ctx, cancel := context.WithTimeout(parent, s.reqTimeout)
 	defer cancel()
 	rt := s.route()
@@ -762,6 +776,7 @@ func (s *Sink) check(parent context.Context) {
 		kind, err := s.classify(err)
 		s.failed(kind, err, rt.topic)
 	}
+	return err == nil
 }
 
 func (s *Sink) openTransport(topic string) {
