@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/loglet/loglet/sidecar/internal/sink"
+	"github.com/loglet/loglet/sidecar/internal/tail"
 )
 
 // The file layer against a hostile or unusual volume: links, special
@@ -350,5 +351,42 @@ func TestRotationWithInotifyAndByPolling(t *testing.T) {
 				t.Errorf("polling = %v at the end, want %v", got, polling)
 			}
 		})
+	}
+}
+
+// On a file system whose inotify reports no writes (some network and FUSE
+// file systems), the safety checks find the unreported data, the pipeline
+// switches to polling, and rename and copy-truncate rotation are followed
+// from then on. The write watch here is a real inotify watch on an empty
+// directory: it reports nothing, as such a file system does.
+func TestSwitchToPollingWhenInotifyIsSilent(t *testing.T) {
+	deaf := t.TempDir()
+	e := newEnv(t, "", nil)
+	e.prepare = func(p *Pipeline) {
+		p.safetyBase = 100 * time.Millisecond
+		p.watchWrites = func(string) (*tail.Notifier, error) { return tail.NewNotifier(deaf, tail.WritesOnly) }
+	}
+	e.start()
+	for i := range 5 {
+		e.write("app.log", jsonLines(10*i, 10))
+		e.waitRecords(10 * (i + 1))
+	}
+	if !e.p.polling.Load() {
+		t.Fatal("still waiting for inotify after five writes it did not report")
+	}
+	if err := os.Rename(e.path("app.log"), e.path("app.log.1")); err != nil {
+		t.Fatal(err)
+	}
+	e.write("app.log", jsonLines(50, 50))
+	e.waitRecords(100)
+	data, _ := os.ReadFile(e.path("app.log"))
+	os.WriteFile(e.path("app.log.2"), data, 0o644)
+	os.Truncate(e.path("app.log"), 0)
+	e.write("app.log", jsonLines(100, 50))
+	e.waitRecords(150)
+	time.Sleep(3 * e.cfg.RotateWait)
+	e.stop()
+	if diff := cmp.Diff(lineMsgs(0, 150), sorted(msgs(t, e.out.String())), cmp.Transformer("sort", sorted)); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
 	}
 }

@@ -84,6 +84,15 @@ type Pipeline struct {
 	changed chan struct{}  // a rescan is wanted: the directory changed, or a copy may be resolved
 	dirty   chan struct{}  // something to save: an acknowledgement, or a file's state changed
 	polling atomic.Bool    // inotify reports no writes here: readers poll
+	// writesSeen is set once inotify has reported a write: the file
+	// system sends events, so the safety checks can be rare.
+	writesSeen atomic.Bool
+	rescans    atomic.Int32 // timed rescans so far, up to 4: see safetyInterval
+	// safetyBase is the first safety interval (zero: 5 s), and watchWrites
+	// starts the inotify watch for writes (nil: tail.NewNotifier); tests
+	// set them to find out a file system that reports no writes quickly.
+	safetyBase  time.Duration
+	watchWrites func(dir string) (*tail.Notifier, error)
 
 	// startWatcher starts radovskyb/watcher's polling of the directory, once:
 	// where inotify is not available or reports nothing. While inotify
@@ -243,6 +252,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			}
 		case <-rescan.C:
 			p.scan(ctx, sendCtx, nil, false)
+			if p.rescans.Load() < 4 {
+				p.rescans.Add(1)
+			}
 			next := p.safetyInterval()
 			if p.holding() {
 				next = min(next, p.cfg.RotateWait)
@@ -381,13 +393,30 @@ func (p *Pipeline) markDirty() {
 }
 
 // safetyInterval is how often the directory is listed and a waiting reader
-// checks its file although nothing was reported: rarely while inotify
-// reports writes, every few poll intervals where it does not.
+// checks its file although nothing was reported:
+//   - every few poll intervals where inotify reports nothing (polling);
+//   - 5 s at start, doubling with each rescan up to a minute, until inotify
+//     has reported a write; so a file system that sends no events is found
+//     out within seconds of a start with data to read (two safety checks
+//     that find unreported data switch to polling), and within a minute
+//     when the data comes later;
+//   - a minute once inotify has reported a write, as Fluent Bit's
+//     refresh_interval: a lost event is reported by the kernel as an
+//     overflow, which wakes every reader and rescans at once, and each
+//     check wakes an idle sidecar, a cost paid once per pod.
 func (p *Pipeline) safetyInterval() time.Duration {
-	if p.polling.Load() {
-		return max(4*p.cfg.PollInterval, time.Second)
+	poll := p.cfg.PollInterval
+	switch {
+	case p.polling.Load():
+		return max(4*poll, time.Second)
+	case p.writesSeen.Load():
+		return max(20*poll, time.Minute)
 	}
-	return max(20*p.cfg.PollInterval, 5*time.Second)
+	base := p.safetyBase
+	if base <= 0 {
+		base = 5 * time.Second
+	}
+	return max(20*poll, min(base<<p.rescans.Load(), time.Minute))
 }
 
 // startNotifiers starts the two inotify watches: one for names (reported at
@@ -407,7 +436,11 @@ func (p *Pipeline) startNotifiers(ctx context.Context, bg *sync.WaitGroup) {
 			}
 		})
 	}
-	writes, err := tail.NewNotifier(p.cfg.LogDir, tail.WritesOnly)
+	watch := p.watchWrites
+	if watch == nil {
+		watch = func(dir string) (*tail.Notifier, error) { return tail.NewNotifier(dir, tail.WritesOnly) }
+	}
+	writes, err := watch(p.cfg.LogDir)
 	if err != nil {
 		p.polling.Store(true)
 		p.log.Warn("inotify unavailable; reading files by polling every LOGLET_POLL_INTERVAL", "err", err)
@@ -424,6 +457,7 @@ func (p *Pipeline) startNotifiers(ctx context.Context, bg *sync.WaitGroup) {
 // onWrites wakes the readers of the files inotify reports written, and
 // starts a reader for a dormant one.
 func (p *Pipeline) onWrites(events []tail.Event) {
+	p.writesSeen.Store(true)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, ev := range events {
