@@ -175,6 +175,7 @@ func (p *Pipeline) Ready() error {
 // acknowledged, and the rest is sent again after a restart).
 func (p *Pipeline) Run(ctx context.Context) error {
 	st, err := p.store.LoadState()
+	st.Files = p.usableEntries(st.Files)
 	entries := st.Files
 	firstStart := entries == nil
 	if cerr := (*checkpoint.CorruptError)(nil); errors.As(err, &cerr) {
