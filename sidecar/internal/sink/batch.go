@@ -12,7 +12,8 @@ import (
 // line. A consumer can drop the duplicates that at-least-once delivery
 // allows by remembering the highest Offset seen per File.
 type Position struct {
-	// File is the file's identity, stable across renames: "dev:inode:fingerprint".
+	// File is the file's identity, stable across renames:
+	// "dev:inode:fingerprint" (tail.FileID's String).
 	File string
 	// Offset is the byte offset of the record's first byte.
 	Offset int64
