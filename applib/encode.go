@@ -12,7 +12,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
+
+	"github.com/loglet/loglet/sidecar/jsontext"
 )
 
 // timeLayout is the layout of the "time" key and of time values in fields:
@@ -129,17 +130,17 @@ func (e *encoder) appendRecord(dst []byte, t time.Time, level, msg, file string,
 		dst = append(dst, `",`...)
 	}
 	dst = append(dst, `"level":`...)
-	dst = appendString(dst, level)
+	dst = jsontext.AppendString(dst, level)
 	dst = append(dst, `,"msg":`...)
-	dst = appendString(dst, msg)
+	dst = jsontext.AppendString(dst, msg)
 	if file != "" {
 		dst = append(dst, `,"file":`...)
 		dst = append(dst, '"')
-		dst = appendEscaped(dst, file)
+		dst = jsontext.AppendEscaped(dst, file)
 		dst = append(dst, ':')
 		dst = strconv.AppendInt(dst, int64(line), 10)
 		dst = append(dst, `","func":`...)
-		dst = appendString(dst, fn)
+		dst = jsontext.AppendString(dst, fn)
 	}
 	s := e.scratch
 	slices.SortStableFunc(e.fields, func(a, b field) int {
@@ -152,7 +153,7 @@ func (e *encoder) appendRecord(dst []byte, t time.Time, level, msg, file string,
 			}
 		}
 		dst = append(dst, ',')
-		dst = appendString(dst, s[f.k:f.v])
+		dst = jsontext.AppendString(dst, s[f.k:f.v])
 		dst = append(dst, ':')
 		dst = append(dst, s[f.v:f.end]...)
 	}
@@ -171,7 +172,7 @@ func isReserved(key string) bool {
 func appendSlogValue(dst []byte, v slog.Value) []byte {
 	switch v.Kind() {
 	case slog.KindString:
-		return appendString(dst, v.String())
+		return jsontext.AppendString(dst, v.String())
 	case slog.KindInt64:
 		return strconv.AppendInt(dst, v.Int64(), 10)
 	case slog.KindUint64:
@@ -198,7 +199,7 @@ func appendAny(dst []byte, v any) []byte {
 	case nil:
 		return append(dst, "null"...)
 	case string:
-		return appendString(dst, v)
+		return jsontext.AppendString(dst, v)
 	case bool:
 		return strconv.AppendBool(dst, v)
 	case int:
@@ -222,7 +223,7 @@ func appendAny(dst []byte, v any) []byte {
 	case slog.Value:
 		return appendSlogValue(dst, v.Resolve())
 	case error:
-		return appendGuarded(dst, v, func(dst []byte) []byte { return appendString(dst, v.Error()) })
+		return appendGuarded(dst, v, func(dst []byte) []byte { return jsontext.AppendString(dst, v.Error()) })
 	case json.Marshaler, encoding.TextMarshaler:
 		return appendJSON(dst, v)
 	}
@@ -239,7 +240,7 @@ func appendAny(dst []byte, v any) []byte {
 	case reflect.Bool:
 		return strconv.AppendBool(dst, rv.Bool())
 	case reflect.String:
-		return appendString(dst, rv.String())
+		return jsontext.AppendString(dst, rv.String())
 	}
 	return appendJSON(dst, v)
 }
@@ -250,7 +251,7 @@ func appendJSON(dst []byte, v any) []byte {
 	return appendGuarded(dst, v, func(dst []byte) []byte {
 		b, err := json.Marshal(v)
 		if err != nil {
-			return appendString(dst, "!ERROR: "+err.Error())
+			return jsontext.AppendString(dst, "!ERROR: "+err.Error())
 		}
 		return append(dst, b...)
 	})
@@ -263,7 +264,7 @@ func appendGuarded(dst []byte, v any, app func([]byte) []byte) (out []byte) {
 	n := len(dst)
 	defer func() {
 		if r := recover(); r != nil {
-			out = appendString(dst[:n], fmt.Sprintf("!PANIC: %T: %v", v, r))
+			out = jsontext.AppendString(dst[:n], fmt.Sprintf("!PANIC: %T: %v", v, r))
 		}
 	}()
 	return app(dst)
@@ -308,65 +309,4 @@ func appendTime(dst []byte, t time.Time) []byte {
 	dst = append(dst, '"')
 	dst = t.UTC().AppendFormat(dst, timeLayout)
 	return append(dst, '"')
-}
-
-const hex = "0123456789abcdef"
-
-// appendString appends s as a quoted JSON string.
-func appendString[T string | []byte](dst []byte, s T) []byte {
-	dst = append(dst, '"')
-	dst = appendEscaped(dst, s)
-	return append(dst, '"')
-}
-
-// appendEscaped appends s escaped for a JSON string: quotes, backslashes
-// and control characters escaped, invalid UTF-8 replaced by U+FFFD, and
-// U+2028 and U+2029 escaped for JavaScript consumers. It is the same
-// escaping as the forwarder's (sidecar/internal/jsontext), which applib
-// cannot import.
-func appendEscaped[T string | []byte](dst []byte, s T) []byte {
-	start := 0
-	for i := 0; i < len(s); {
-		b := s[i]
-		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '"', '\\':
-				dst = append(dst, '\\', b)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		// At most four bytes: the conversion stays on the stack.
-		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, "\ufffd"...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	return append(dst, s[start:]...)
 }

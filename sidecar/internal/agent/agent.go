@@ -1,5 +1,7 @@
 // Package agent wires the loglet sidecar together: the pod identity, the
-// output chosen by LOGLET_SINK, the pipeline and the HTTP endpoints.
+// output chosen by LOGLET_SINK, the pipeline and the HTTP endpoints. It
+// owns the output's lifecycle: the output runs before the pipeline starts
+// and stops only after the pipeline has shut down (see runPipeline).
 package agent
 
 import (
@@ -49,7 +51,7 @@ func Run(ctx context.Context, cfg *config.Config, build buildinfo.Info, logger *
 	// health is a report on /status/kafka, never readiness: a native
 	// sidecar's readiness is part of the Pod's Ready condition.
 	checks, reports := map[string]server.Checker{}, map[string]server.Checker{}
-	var out pipeline.Sink
+	var out output
 	var rb pipeline.ReadBacker
 	switch cfg.Sink {
 	case "stdout":
@@ -103,5 +105,34 @@ func Run(ctx context.Context, cfg *config.Config, build buildinfo.Info, logger *
 		})
 	}
 	logger.Info("loglet started", "version", build.Version, "log_dir", cfg.LogDir, "sink", cfg.Sink, "pod", pods.Pod().Name, "namespace", pods.Pod().Namespace)
-	return p.Run(ctx)
+	return runPipeline(ctx, p, out, logger)
+}
+
+// output is a sink with background work of its own (the Kafka output's
+// delivery loop; the stdout output has none), which the agent owns.
+type output interface {
+	pipeline.Sink
+	// Run does the output's background work until ctx ends.
+	Run(ctx context.Context) error
+}
+
+// runPipeline runs p until ctx ends and p has shut down, with out running
+// around it. The order at shutdown is the drain: p reads its files to the
+// end, hands the records to out and waits for out's acknowledgements (up to
+// LOGLET_SHUTDOWN_TIMEOUT), saves the checkpoints and returns; only then is
+// out stopped. out is started before p, and runs on a context that ctx's
+// end does not cancel.
+func runPipeline(ctx context.Context, p *pipeline.Pipeline, out output, logger *slog.Logger) error {
+	outCtx, stopOut := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := out.Run(outCtx); err != nil {
+			logger.Error("sink stopped", "err", err)
+		}
+	}()
+	err := p.Run(ctx)
+	stopOut()
+	<-done
+	return err
 }

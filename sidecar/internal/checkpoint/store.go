@@ -21,7 +21,10 @@ const FileName = "checkpoints.json"
 
 // Entry is one file's checkpoint.
 type Entry struct {
-	// ID is the file's identity string: "dev:inode:fingerprint".
+	// ID is the file's identity string: "dev:inode:fingerprint", the
+	// records' loglet-file header. Package tail's FileID makes it and the
+	// Dev, Ino, FPLen and FP fields (FileID.Entry) and reads them back
+	// (tail.FromEntry); the pipeline drops an entry they do not agree on.
 	ID string `json:"id"`
 	// Dev and Ino are the file's device and inode numbers.
 	Dev uint64 `json:"dev"`

@@ -13,6 +13,7 @@ import (
 
 	"github.com/loglet/loglet/sidecar/internal/parse"
 	"github.com/loglet/loglet/sidecar/internal/podinfo"
+	"github.com/loglet/loglet/sidecar/internal/topicname"
 )
 
 // The annotations and label the injector reads and writes.
@@ -185,6 +186,9 @@ func podParams(pod *corev1.Pod, s Settings) (params, error) {
 	return p, nil
 }
 
+// checkTopic checks a topic template: its placeholders (podinfo's syntax)
+// and what its literal text allows (topicname.CheckTemplate), so that the
+// sidecar does not refuse at start what the injector accepted.
 func checkTopic(tmpl string) error {
 	if tmpl == "" {
 		return nil
@@ -192,32 +196,7 @@ func checkTopic(tmpl string) error {
 	if _, err := podinfo.New(podinfo.Env{}, nil, nil).Expand(tmpl); err != nil {
 		return err
 	}
-	// A topic name is at most 249 of [a-zA-Z0-9._-]; placeholders expand to
-	// label-like values, so only the literal parts are checked here.
-	for _, r := range literalParts(tmpl) {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
-			return fmt.Errorf("%q: %q cannot be in a Kafka topic name", tmpl, r)
-		}
-	}
-	return nil
-}
-
-// literalParts returns tmpl without its {placeholders}.
-func literalParts(tmpl string) string {
-	var sb strings.Builder
-	for {
-		i := strings.IndexByte(tmpl, '{')
-		if i < 0 {
-			sb.WriteString(tmpl)
-			return sb.String()
-		}
-		sb.WriteString(tmpl[:i])
-		j := strings.IndexByte(tmpl[i:], '}')
-		if j < 0 {
-			return sb.String()
-		}
-		tmpl = tmpl[i+j+1:]
-	}
+	return topicname.CheckTemplate(tmpl)
 }
 
 func checkConflicts(pod *corev1.Pod, p params) error {

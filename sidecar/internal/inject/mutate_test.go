@@ -149,6 +149,11 @@ func TestMutateErrors(t *testing.T) {
 		{"root log dir", func(p *corev1.Pod) { p.Annotations[AnnotationLogDir] = "/" }, Settings{}, ErrAnnotation, "other than /"},
 		{"unknown topic placeholder", func(p *corev1.Pod) { p.Annotations[AnnotationTopic] = "logs.{team}" }, Settings{}, ErrAnnotation, "loglet.dev/topic"},
 		{"bad topic character", func(p *corev1.Pod) { p.Annotations[AnnotationTopic] = "logs/{namespace}" }, Settings{}, ErrAnnotation, "cannot be in a Kafka topic"},
+		// Templates the sidecar would refuse at start for any pod (topicname's one rule).
+		{"topic is ..", func(p *corev1.Pod) { p.Annotations[AnnotationTopic] = ".." }, Settings{AllowAnyTopic: true}, ErrAnnotation, `illegal topic name ".."`},
+		{"topic too long", func(p *corev1.Pod) {
+			p.Annotations[AnnotationTopic] = "logs.{namespace}." + strings.Repeat("x", 243)
+		}, Settings{}, ErrAnnotation, "at least 250 characters"},
 		{"bad field type", func(p *corev1.Pod) { p.Annotations[AnnotationFieldTypes] = "count=integer64" }, Settings{}, ErrAnnotation, "loglet.dev/field-types"},
 		{"unknown container", func(p *corev1.Pod) { p.Annotations[AnnotationContainers] = "web,nginx" }, Settings{}, ErrAnnotation, `no container "nginx"`},
 		{"no container named", func(p *corev1.Pod) { p.Annotations[AnnotationContainers] = " , " }, Settings{}, ErrAnnotation, "names no container"},
@@ -306,6 +311,9 @@ func TestSettingsValidate(t *testing.T) {
 		{"bad mode", Settings{SidecarMode: "Native"}, "SIDECAR_MODE"},
 		{"bad log dir", Settings{LogDir: "var/log"}, "LOG_DIR"},
 		{"bad topic", Settings{KafkaTopic: "logs.{ns}"}, "KAFKA_TOPIC"},
+		{"topic is .", Settings{KafkaTopic: ".", AllowAnyTopic: true}, `KAFKA_TOPIC: topic template ".": illegal topic name "."`},
+		{"topic too long", Settings{KafkaTopic: "logs.{namespace}." + strings.Repeat("x", 243)}, "KAFKA_TOPIC"},
+		{"shared prefix too long", Settings{SharedTopicPrefixes: []string{strings.Repeat("x", 250)}}, "SHARED_TOPIC_PREFIXES"},
 		{"topic in the namespace", Settings{KafkaTopic: "kafka-logs.{namespace}.{label:app}"}, ""},
 		{"one topic for all", Settings{KafkaTopic: "logs.all"}, `KAFKA_TOPIC: topic outside the pod's namespace: "logs.all"`},
 		{"one shared topic for all", Settings{KafkaTopic: "logs.all", SharedTopicPrefixes: []string{"logs.all"}}, ""},

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/loglet/loglet/sidecar/internal/podinfo"
+	"github.com/loglet/loglet/sidecar/internal/topicname"
 )
 
 // Defaults of [Settings]: what an empty field means.
@@ -167,7 +168,7 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("%w: LOG_DIR: %v", ErrSettings, err)
 	}
 	for _, p := range s.SharedTopicPrefixes {
-		if p == "" || strings.ContainsAny(p, "{}") || checkTopic(p) != nil {
+		if strings.ContainsAny(p, "{}") || topicname.CheckPrefix(p) != nil {
 			return fmt.Errorf("%w: SHARED_TOPIC_PREFIXES: %q: want literal topic name beginnings such as shared. (to allow every topic, set ALLOW_ANY_TOPIC=true)", ErrSettings, p)
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/loglet/loglet/sidecar/internal/jsontext"
+	"github.com/loglet/loglet/sidecar/jsontext"
 )
 
 // Format is the detected format of a record.

@@ -68,7 +68,8 @@ type file struct {
 	mu            sync.Mutex
 	fp            tail.Fingerprint // the first bytes read, growing with the file up to tail.FingerprintSize
 	fpSet         bool
-	idStr         string           // "dev:inode:fingerprint", fixed at the generation's first record
+	fid           tail.FileID      // the content's identity, fixed at the generation's first record
+	idStr         string           // fid.String(), which every record carries; "" until fid is set
 	tail          tail.Fingerprint // the bytes just before readEnd
 	tailSet       bool
 	committedTail tail.Fingerprint   // the bytes just before committed
@@ -83,25 +84,20 @@ type file struct {
 }
 
 // setIdentity sets the fingerprint of a generation's first record, and the
-// identity string its records carry. file.mu is held.
+// identity its records carry. file.mu is held.
 func (fl *file) setIdentity(fp tail.Fingerprint) {
 	fl.fp, fl.fpSet = fp, true
-	fl.idStr = identityString(fl.id, fp)
+	fl.setFileID(tail.NewFileID(fl.id, fp))
 }
 
-// identityString is the identity a file's records carry (the loglet-file
-// header): "dev:inode:fingerprint".
-func identityString(id tail.Identity, fp tail.Fingerprint) string {
-	return id.String() + ":" + fp.String()
-}
+// setFileID sets the identity the file's records carry. file.mu is held,
+// or the file is not shared yet.
+func (fl *file) setFileID(id tail.FileID) { fl.fid, fl.idStr = id, id.String() }
 
 // entry is the file's checkpoint, read under file.mu.
 func (fl *file) entry(path string) checkpoint.Entry {
-	e := checkpoint.Entry{
-		ID: fl.idStr, Dev: fl.id.Dev, Ino: fl.id.Ino,
-		FPLen: fl.fp.Len, FP: fl.fp.String(),
-		Offset: fl.committed, Path: path, Landed: fl.landed,
-	}
+	e := fl.fid.Entry(fl.fp)
+	e.Offset, e.Path, e.Landed = fl.committed, path, fl.landed
 	if fl.committed > 0 && fl.committedTail.Len > 0 {
 		e.TailLen, e.Tail = fl.committedTail.Len, fl.committedTail.String()
 	}

@@ -22,12 +22,13 @@ import (
 )
 
 // Sink is where the pipeline hands its batches; see package sink for the
-// acknowledgement contract.
+// acknowledgement contract. The pipeline only sends: the sink's own
+// background work is started and stopped by its owner (package agent),
+// which keeps it running until Run has returned, so that the
+// acknowledgements Run waits for at shutdown can still arrive.
 type Sink interface {
 	// Send hands over a batch, blocking only for backpressure.
 	Send(ctx context.Context, b *sink.Batch) error
-	// Run does the sink's background work until ctx ends.
-	Run(ctx context.Context) error
 }
 
 // PodSource gives the current pod identity.
@@ -66,8 +67,10 @@ const minSaveGap = 100 * time.Millisecond
 // acknowledged prefix. See DESIGN.md beside this file.
 //
 // Concurrency: Run is called once; it owns every goroutine it starts (one
-// per file being read, the directory watcher and the sink's Run) and returns
-// only after all of them ended. Ready may be called from any goroutine.
+// per file being read, the directory watcher and the inotify watches) and
+// returns only after all of them ended. The sink's background work is not
+// among them: its owner runs it around Run (see Sink). Ready may be called
+// from any goroutine.
 type Pipeline struct {
 	cfg     Config
 	sink    Sink
@@ -181,9 +184,12 @@ func (p *Pipeline) Ready() error {
 // its current end and handed to the sink, acknowledgements are awaited for up
 // to ShutdownTimeout, and the checkpoints are saved. It returns nil after a
 // shutdown, even one that timed out (the checkpoints then stop at what was
-// acknowledged, and the rest is sent again after a restart).
+// acknowledged, and the rest is sent again after a restart). The sink must
+// be running for the whole of Run and be stopped only after Run returned:
+// the acknowledgements awaited at shutdown come from it.
 func (p *Pipeline) Run(ctx context.Context) error {
 	st, err := p.store.LoadState()
+	st.Files = p.usableEntries(st.Files)
 	entries := st.Files
 	firstStart := entries == nil
 	if cerr := (*checkpoint.CorruptError)(nil); errors.As(err, &cerr) {
@@ -203,15 +209,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	// what it reads and wait for acknowledgements.
 	sendCtx, cancelSend := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelSend()
-	sinkCtx, cancelSink := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelSink()
 
 	var bg sync.WaitGroup
-	bg.Go(func() {
-		if err := p.sink.Run(sinkCtx); err != nil {
-			p.log.Error("sink stopped", "err", err)
-		}
-	})
 	p.mu.Lock()
 	p.runCtx, p.sendCtx = ctx, sendCtx
 	p.mu.Unlock()
@@ -295,7 +294,6 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	p.lastSaved = nil        // the final save is written, if only for the flag
 	p.saveCheckpoints()
 	p.reportUnacknowledged()
-	cancelSink()
 	bg.Wait()
 	p.closeAll()
 	p.log.Info("stopped")

@@ -191,10 +191,9 @@ func (p *Pipeline) unknownFiles(found []tail.Found, known map[tail.Identity]bool
 			continue
 		}
 		id, _ := tail.IdentityOf(fi)
-		out = append(out, checkpoint.Entry{
-			ID:  identityString(id, fp),
-			Dev: id.Dev, Ino: id.Ino, FPLen: fp.Len, FP: fp.String(), Path: fd.Name,
-		})
+		e := tail.NewFileID(id, fp).Entry(fp)
+		e.Path = fd.Name
+		out = append(out, e)
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/loglet/loglet/sidecar/internal/parse"
+	"github.com/loglet/loglet/sidecar/internal/podinfo"
 	"github.com/loglet/loglet/sidecar/internal/tail"
 	"github.com/loglet/loglet/sidecar/rotation"
 )
@@ -37,6 +38,9 @@ type fileReader struct {
 	emittedEnd int64 // end of the last record (or blank line) emitted
 	sentEnd    int64 // emittedEnd when the last batch was handed out
 	pod        []byte
+	// podOf is the pod identity of the current read, pod its JSON, which
+	// records are encoded with; a batch holds records of one podOf.
+	podOf      *podinfo.Pod
 	readTime   time.Time
 	batchBytes int
 
@@ -205,7 +209,9 @@ func (fr *fileReader) loop(ctx context.Context) fileState {
 				continue
 			}
 		}
-		fr.pod = p.pods.Pod().JSON()
+		if pod := p.pods.Pod(); pod != fr.podOf {
+			fr.podOf, fr.pod = pod, pod.JSON()
+		}
 		fr.readTime = time.Now()
 		n, err := fr.r.Read(fr.lineFn)
 		if n > 0 {
@@ -530,6 +536,9 @@ func (fr *fileReader) onLine(line []byte, start, end int64, truncated bool) {
 }
 
 func (fr *fileReader) onRecord(text []byte, start, end int64, lines int, truncated bool) {
+	if b := fr.cur; lines > 0 && b != nil && b.sb.Pod != fr.podOf {
+		fr.flush() // the pod identity changed: its records start the next batch (see sink.Batch.Pod)
+	}
 	if b := fr.cur; lines > 0 && b != nil {
 		if need := len(b.arena) + recordEstimate(text, fr.pod, fr.name); need > cap(b.arena) {
 			if len(b.sb.Records) > 0 && cap(b.arena) >= fr.batchBytes {
@@ -597,6 +606,7 @@ func (fr *fileReader) startBatch() *batch {
 	}
 	b := fr.p.getBatch(fr.fl, min(minArena, fr.batchBytes+arenaSlack))
 	b.reserved = reserved
+	b.sb.Pod = fr.podOf
 	fr.cur = b
 	return b
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -12,6 +11,28 @@ import (
 	"github.com/loglet/loglet/sidecar/internal/tail"
 	"github.com/loglet/loglet/sidecar/rotation"
 )
+
+// usableEntries returns the checkpoint entries whose identity and
+// fingerprints parse (tail.FromEntry, tail.ParseFingerprint), and warns of
+// each other one: an entry that cannot be trusted to name the file under
+// its inode is dropped, and that file is read as one the state does not
+// know (from 0 when a state exists: sent again, never skipped). A nil
+// entries stays nil, which means no state.
+func (p *Pipeline) usableEntries(entries []checkpoint.Entry) []checkpoint.Entry {
+	out := entries[:0:0]
+	for _, e := range entries {
+		_, _, err := tail.FromEntry(e)
+		if err == nil && e.TailLen > 0 {
+			_, err = tail.ParseFingerprint(e.TailLen, e.Tail)
+		}
+		if err != nil {
+			p.log.Warn("checkpoint entry unusable; its file is read as if it had none", "path", e.Path, "err", err)
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
 
 // scan lists the directory and reconciles it with the tracked files: new
 // files are opened and get a reader, renamed ones a new name, dormant ones
@@ -53,12 +74,13 @@ func (p *Pipeline) scan(ctx, sendCtx context.Context, entries map[tail.Identity]
 			switch {
 			case hasEntry:
 				fl.committed, fl.readEnd = e.Offset, e.Offset
-				sum, _ := strconv.ParseUint(e.FP, 16, 64) // a bad hash only fails to match
-				fl.fp, fl.fpSet, fl.idStr = tail.Fingerprint{Len: e.FPLen, Sum: sum}, true, e.ID
+				fid, head, _ := tail.FromEntry(e) // usableEntries kept only entries it accepts
+				fl.fp, fl.fpSet = head, true
+				fl.setFileID(fid)
 				fl.landed = e.Landed
 				if e.TailLen > 0 {
-					tsum, _ := strconv.ParseUint(e.Tail, 16, 64)
-					fl.tail, fl.tailSet = tail.Fingerprint{Len: e.TailLen, Sum: tsum}, true
+					t, _ := tail.ParseFingerprint(e.TailLen, e.Tail) // checked by usableEntries too
+					fl.tail, fl.tailSet = t, true
 					fl.committedTail = fl.tail
 				}
 			case firstStart && entries != nil && p.cfg.StartAtEnd:

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/loglet/loglet/sidecar/internal/jsontext"
+	"github.com/loglet/loglet/sidecar/jsontext"
 )
 
 // Pod is the identity of the pod a sidecar runs in. A Pod is immutable once

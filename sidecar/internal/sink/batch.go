@@ -3,6 +3,8 @@ package sink
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/loglet/loglet/sidecar/internal/podinfo"
 )
 
 // Position says where a record came from: the file's identity and the byte
@@ -10,7 +12,8 @@ import (
 // line. A consumer can drop the duplicates that at-least-once delivery
 // allows by remembering the highest Offset seen per File.
 type Position struct {
-	// File is the file's identity, stable across renames: "dev:inode:fingerprint".
+	// File is the file's identity, stable across renames:
+	// "dev:inode:fingerprint" (tail.FileID's String).
 	File string
 	// Offset is the byte offset of the record's first byte.
 	Offset int64
@@ -53,6 +56,14 @@ type Batch struct {
 	// that calls Ack, so the done function given to NewBatch may read it.
 	// Outputs that cannot say leave it zero.
 	Landed Landed
+	// Pod is the pod identity the records were encoded with: every record
+	// of a batch is encoded from one read of it (the pipeline starts a new
+	// batch when the identity changes), and an output that chooses where a
+	// batch goes by the pod (the Kafka topic and key) chooses by this one,
+	// so that a record's metadata and its destination never come from two
+	// reads. Nil means not known: the output then uses its current
+	// identity.
+	Pod *podinfo.Pod
 
 	done  func()
 	acked atomic.Bool
@@ -82,6 +93,7 @@ func (b *Batch) Ack() {
 func (b *Batch) Reset() {
 	b.Records = b.Records[:0]
 	b.Landed = Landed{}
+	b.Pod = nil
 	b.acked.Store(false)
 }
 

@@ -22,6 +22,13 @@
 // already holds of each file instead of sending it again. Outputs that
 // cannot say (stdout) leave it zero.
 //
+// A batch's records are encoded with one pod identity, [Batch.Pod]; an
+// output that chooses a destination by the pod chooses by that one.
+//
+// The output's own background work (its Run) is started and stopped by its
+// owner, not by the pipeline: it runs until the pipeline has returned, so
+// that the acknowledgements the pipeline waits for at shutdown arrive.
+//
 // A record's Value stays valid until its batch is acknowledged; the output
 // must not keep it after calling Ack, because the pipeline reuses the memory.
 package sink

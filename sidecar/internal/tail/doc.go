@@ -2,7 +2,10 @@
 //
 // A file is identified by its (device, inode) pair plus a [Fingerprint] of
 // its first bytes, so a renamed file is recognised as the same file and a
-// reused inode, or a file truncated and rewritten, as a different one.
+// reused inode, or a file truncated and rewritten, as a different one. A
+// [FileID] is that identity as records and checkpoints carry it: its String
+// is the loglet-file header, and it makes and reads the identity fields of a
+// checkpoint entry.
 //
 // [Scan] lists the files of a directory that match the include pattern and
 // not the exclude pattern; [Watch] runs github.com/radovskyb/watcher over the

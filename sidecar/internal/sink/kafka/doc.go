@@ -6,7 +6,9 @@
 // # Records
 //
 // Each record is one Kafka message: the value is the record's JSON, the key
-// is LOGLET_KAFKA_KEY expanded for the pod (default the pod name), the
+// is LOGLET_KAFKA_KEY expanded for the pod (default the pod name; the topic
+// and key are expanded for the pod identity the batch was encoded with,
+// sink.Batch.Pod, so that they agree with the record's metadata), the
 // timestamp is the record's @timestamp, and headers say what it is and
 // where it came from: content-type (application/json, or
 // application/x-protobuf for otlp_proto), loglet-file (the source file's

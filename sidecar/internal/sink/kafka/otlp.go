@@ -12,9 +12,9 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
-	"github.com/loglet/loglet/sidecar/internal/jsontext"
 	"github.com/loglet/loglet/sidecar/internal/podinfo"
 	"github.com/loglet/loglet/sidecar/internal/sink"
+	"github.com/loglet/loglet/sidecar/jsontext"
 )
 
 // encoding is what a message's value holds (LOGLET_KAFKA_ENCODING).

@@ -8,19 +8,6 @@ import (
 	"github.com/loglet/loglet/sidecar/internal/podinfo"
 )
 
-func TestCheckTopicName(t *testing.T) {
-	for _, good := range []string{"logs.shop", "a", "A-b_c.9", "logs.", strings.Repeat("x", 249)} {
-		if err := checkTopicName(good); err != nil {
-			t.Errorf("checkTopicName(%q): %v", good, err)
-		}
-	}
-	for _, bad := range []string{"", ".", "..", "logs/shop", "logs shop", "logs.é", strings.Repeat("x", 250)} {
-		if err := checkTopicName(bad); !errors.Is(err, ErrTopicName) {
-			t.Errorf("checkTopicName(%q) = %v, want ErrTopicName", bad, err)
-		}
-	}
-}
-
 func TestNewRoute(t *testing.T) {
 	pod := podinfo.New(podinfo.Env{Name: "web-1", Namespace: "shop"},
 		map[string]string{"team": "pay"}, map[string]string{"loglet/topic": "audit trail"})

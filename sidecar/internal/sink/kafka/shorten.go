@@ -5,7 +5,7 @@ import (
 	"slices"
 	"unicode/utf8"
 
-	"github.com/loglet/loglet/sidecar/internal/jsontext"
+	"github.com/loglet/loglet/sidecar/jsontext"
 )
 
 // member is one member of a JSON object: its name, its name as it is

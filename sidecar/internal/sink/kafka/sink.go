@@ -372,9 +372,15 @@ type unknownOutcome struct {
 // deliver produces the records at the head of the queue, at most one
 // request's worth, retrying until the broker acknowledges them or ctx ends,
 // then acknowledges the batches they complete.
+//
+// A request holds the records of batches encoded with one pod identity
+// (sink.Batch.Pod), and goes where that identity routes it, on every
+// attempt: a record's metadata and its topic and key never come from two
+// reads of the Downward API files.
 func (s *Sink) deliver(ctx context.Context) {
-	rt := s.route()
-	entries := s.take(rt)
+	pod := s.headPod()
+	rt := s.route(pod)
+	entries := s.take(rt, pod)
 	for attempt := 0; len(entries) > 0; attempt++ {
 		err := s.resolveUnknown(ctx, entries)
 		if err == nil {
@@ -403,7 +409,6 @@ func (s *Sink) deliver(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		rt = s.route()
 	}
 	if len(entries) > 0 {
 		s.grow()
@@ -486,7 +491,7 @@ func (s *Sink) backoff(attempt int) time.Duration {
 // take returns the next request's records: from the first record not yet
 // acknowledged, as many as fit in the request size limit (at least one).
 // Records over the message size limit are shortened here, once.
-func (s *Sink) take(rt route) []entry {
+func (s *Sink) take(rt route, pod *podinfo.Pod) []entry {
 	limit := min(s.batchBytes, s.maxRequest) - batchOverhead
 	entries := s.entries[:0]
 	size := 0
@@ -496,6 +501,9 @@ func (s *Sink) take(rt route) []entry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for qi, p := range s.queue {
+		if p.b.Pod != pod {
+			return entries // encoded with another pod identity: another route, another request
+		}
 		start := 0
 		if qi == 0 {
 			start = s.head
@@ -588,11 +596,26 @@ func (s *Sink) complete(entries []entry) {
 	}
 }
 
-// route returns where records go for the current pod identity. When the
-// identity changed and the templates no longer give a legal topic, it keeps
-// the last good route and logs the problem once.
-func (s *Sink) route() route {
-	pod := s.pods()
+// headPod returns the pod identity of the first queued batch: the one the
+// next request is for. Only Run removes batches, so it stays the head
+// until Run delivers it.
+func (s *Sink) headPod() *podinfo.Pod {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.queue) == 0 {
+		return nil
+	}
+	return s.queue[0].b.Pod
+}
+
+// route returns where records encoded with pod go; a nil pod means the
+// current identity (pods()). When the templates do not give a legal topic
+// for pod, it keeps the last good route (another identity's) and logs the
+// problem once per identity.
+func (s *Sink) route(pod *podinfo.Pod) route {
+	if pod == nil {
+		pod = s.pods()
+	}
 	if pod == s.rt.pod || pod == s.badPod {
 		return s.rt
 	}
@@ -761,7 +784,7 @@ func lookupPartition(ctx context.Context, tr *kafka.Transport, addr net.Addr, to
 func (s *Sink) check(parent context.Context) (ok bool) {
 	ctx, cancel := context.WithTimeout(parent, s.reqTimeout)
 	defer cancel()
-	rt := s.route()
+	rt := s.route(nil)
 	_, err := s.partition(ctx, rt)
 	if err == nil {
 		_, err = s.client.ApiVersions(ctx, &kafka.ApiVersionsRequest{})

@@ -14,8 +14,8 @@ var safe = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
-// AppendString appends s as a quoted JSON string.
-func AppendString(dst []byte, s string) []byte {
+// AppendString appends s, a string or a byte slice, as a quoted JSON string.
+func AppendString[T string | []byte](dst []byte, s T) []byte {
 	dst = append(dst, '"')
 	dst = appendEscaped(dst, s)
 	return append(dst, '"')
@@ -28,8 +28,9 @@ func AppendStringBytes(dst []byte, s []byte) []byte {
 	return append(dst, '"')
 }
 
-// AppendEscaped appends s escaped for use inside a JSON string, without quotes.
-func AppendEscaped(dst []byte, s []byte) []byte { return appendEscaped(dst, s) }
+// AppendEscaped appends s, a string or a byte slice, escaped for use inside
+// a JSON string, without quotes.
+func AppendEscaped[T string | []byte](dst []byte, s T) []byte { return appendEscaped(dst, s) }
 
 func appendEscaped[T string | []byte](dst []byte, s T) []byte {
 	start := 0
