@@ -64,6 +64,11 @@ type Batch struct {
 	// reads. Nil means not known: the output then uses its current
 	// identity.
 	Pod *podinfo.Pod
+	// Final tells that the batch was handed over at the end of its file:
+	// nothing more follows from that file until the app writes again, so
+	// an output that waits for a batch to fill (the Kafka output's linger)
+	// sends at once instead of waking again to find nothing added.
+	Final bool
 
 	done  func()
 	acked atomic.Bool

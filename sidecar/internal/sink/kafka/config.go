@@ -31,7 +31,7 @@ type Config struct {
 	Encoding        string        `env:"ENCODING" envDefault:"json" help:"json | otlp_json | otlp_proto: a message's value is loglet's JSON record, or one OTLP ExportLogsServiceRequest (the OpenTelemetry Collector kafkareceiver's encodings)"`
 	Acks            string        `env:"ACKS" envDefault:"all" help:"all | one: broker acknowledgement required before a record counts as delivered"`
 	BatchBytes      bytesize.Size `env:"BATCH_BYTES" envDefault:"1MiB" help:"largest produce batch (a size: 1048576, 512KiB, 1MiB, 1MB)"`
-	Linger          time.Duration `env:"LINGER" envDefault:"20ms" help:"how long to wait for a batch to fill before sending it"`
+	Linger          time.Duration `env:"LINGER" envDefault:"20ms" help:"how long to wait for a batch to fill before sending it; a batch read up to the end of its file is sent at once"`
 	MaxMessageBytes bytesize.Size `env:"MAX_MESSAGE_BYTES" envDefault:"1MiB" help:"a record larger than this is shortened (message cut, marked truncated); a size"`
 
 	// Security is TLS and SASL: LOGLET_KAFKA_TLS_* and LOGLET_KAFKA_SASL_*,

@@ -309,7 +309,10 @@ func (s *Sink) Run(ctx context.Context) error {
 		s.mu.Lock()
 		work := len(s.queue) > 0
 		var wait time.Duration
-		if work && s.queued < s.batchBytes {
+		if work && s.queued < s.batchBytes && !s.queue[len(s.queue)-1].b.Final {
+			// Linger for more, unless the newest batch ends its file's
+			// data: what others hand over meanwhile goes in the next
+			// request, sent as soon as this one is answered.
 			wait = s.cfg.Linger - time.Since(s.queue[0].at)
 		}
 		s.mu.Unlock()

@@ -505,3 +505,20 @@ func TestRouteFollowsPodChanges(t *testing.T) {
 		t.Errorf("Topic = %q", h.Topic())
 	}
 }
+
+// A batch handed over at the end of its file is sent at once: the linger
+// (an hour here) waits only for batches more may follow.
+func TestFinalBatchIsNotLingered(t *testing.T) {
+	c := startKfake(t, kfake.SeedTopics(1, "logs.shop"))
+	h := newSink(t, Config{Brokers: c.ListenAddrs(), Compression: "none", Linger: time.Hour}, nil)
+	h.run(t)
+	b := newBatch("1:2:abc", 0, seqValues("1:2:abc", 0, 3)...)
+	b.Final = true
+	if err := h.Send(context.Background(), b.Batch); err != nil {
+		t.Fatal(err)
+	}
+	waitAcked(t, b)
+	if got := newConsumer(t, c.ListenAddrs(), nil, nil).read(t, "logs.shop", 3); len(got) != 3 {
+		t.Fatalf("%d records in Kafka, want 3", len(got))
+	}
+}
