@@ -87,7 +87,7 @@ func (p *Pipeline) read(ctx, sendCtx context.Context, fl *file, held *bool) file
 		return stateDormant
 	}
 	fl.mu.Lock()
-	start := fl.readEnd
+	start := fl.acks.readEnd
 	fl.mu.Unlock()
 
 	fr := &fileReader{
@@ -118,7 +118,7 @@ func (p *Pipeline) verifyStart(fl *file, f *os.File, size int64) error {
 		return err
 	} else if reason != "" {
 		p.log.Info("file content changed since it was read; reading it from the start",
-			"file", fl.idStr, "reason", reason, "size", size, "offset", fl.readEnd)
+			"file", fl.idStr, "reason", reason, "size", size, "offset", fl.acks.readEnd)
 		p.m.truncations.Inc()
 		fl.endGenerationLocked()
 		p.wantRescan()
@@ -136,10 +136,10 @@ func (p *Pipeline) verifyStart(fl *file, f *os.File, size int64) error {
 // contentChangedLocked tells why fl's file no longer holds what was read
 // from it up to readEnd, or "" when it does. file.mu is held.
 func contentChangedLocked(fl *file, f *os.File, size int64) (string, error) {
-	if fl.readEnd == 0 {
+	if fl.acks.readEnd == 0 {
 		return "", nil
 	}
-	if size < fl.readEnd {
+	if size < fl.acks.readEnd {
 		return "truncated", nil
 	}
 	if fl.fpSet {
@@ -149,8 +149,8 @@ func contentChangedLocked(fl *file, f *os.File, size int64) (string, error) {
 			return "first bytes changed", nil
 		}
 	}
-	if fl.tailSet {
-		if ok, err := fl.tail.MatchesAt(f, fl.readEnd-int64(fl.tail.Len)); err != nil {
+	if fl.acks.readTailSet {
+		if ok, err := fl.acks.readTail.MatchesAt(f, fl.acks.readEnd-int64(fl.acks.readTail.Len)); err != nil {
 			return "", err
 		} else if !ok {
 			return "bytes before the read position changed", nil
@@ -627,11 +627,11 @@ func (fr *fileReader) flush() {
 	held := b.reserved
 	b.reserved = 0
 	fr.noteEnd(b)
-	fl.track(b)
+	fl.handOut(b)
 	fr.addStats()
 	if b.records == 0 {
 		p.budget.resize(held, 0)
-		b.complete()
+		p.complete(b)
 		return
 	}
 	if held > 0 {
