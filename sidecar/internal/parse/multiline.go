@@ -291,7 +291,9 @@ func (j *Joiner) Push(line []byte, start, end int64, truncated bool) {
 			return
 		}
 	}
-	j.Release()
+	if j.pending {
+		j.Release()
+	}
 	if blank {
 		// A blank line is no record; it is consumed with its neighbours.
 		j.finished(nil, start, end, 0, false)

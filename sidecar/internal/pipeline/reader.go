@@ -193,9 +193,7 @@ func (fr *fileReader) loop(ctx context.Context) fileState {
 		// Join the lines the data completed, and parse and batch the
 		// records they finish.
 		for line, ok := fr.r.Next(); ok; line, ok = fr.r.Next() {
-			fr.lines++
-			fr.j.Push(line.Text, line.Start, line.End, line.Truncated)
-			fr.takeRecords()
+			fr.join(line)
 		}
 		if n > 0 {
 			fr.bytesRead += n
@@ -250,6 +248,14 @@ func (fr *fileReader) loop(ctx context.Context) fileState {
 			return stateDormant
 		}
 	}
+}
+
+// join pushes a line into the Joiner, and parses and batches the records
+// it finished.
+func (fr *fileReader) join(line tail.Line) {
+	fr.lines++
+	fr.j.Push(line.Text, line.Start, line.End, line.Truncated)
+	fr.takeRecords()
 }
 
 // takeRecords parses and batches every record the Joiner has finished.
@@ -431,9 +437,7 @@ func (fr *fileReader) takeFingerprint() {
 func (fr *fileReader) finish(shutdown bool) {
 	if !shutdown {
 		if line, ok := fr.r.Flush(); ok {
-			fr.lines++
-			fr.j.Push(line.Text, line.Start, line.End, line.Truncated)
-			fr.takeRecords()
+			fr.join(line)
 		}
 	}
 	fr.j.Release()
