@@ -14,22 +14,22 @@ import (
 func fpAt(end int64) tail.Fingerprint { return tail.Fingerprint{Len: 8, Sum: uint64(end)} }
 
 // prefixOp is one call on an ackPrefix: hand out a span up to end, ack the
-// span of ticket tk (landing at topic's offset next when topic is set), or
+// span of a ticket (landing at topic's offset next when topic is set), or
 // end the generation.
 type prefixOp struct {
-	out    int64 // handOut up to out (when > 0 or zero with endGen false and ack < 0)
-	ack    int   // ticket to acknowledge; -1: none
-	topic  string
+	kind   string // "out", "ack" or "endGen"
+	end    int64  // out: the span's end
+	ticket int    // ack: the ticket (negative: one never handed out)
+	topic  string // ack: where the output says it landed ("": it does not say)
 	next   int64
-	endGen bool
 }
 
-func handOut(end int64) prefixOp { return prefixOp{out: end, ack: -1} }
-func ackOf(tk int) prefixOp      { return prefixOp{ack: tk} }
+func handOut(end int64) prefixOp { return prefixOp{kind: "out", end: end} }
+func ackOf(tk int) prefixOp      { return prefixOp{kind: "ack", ticket: tk} }
 func landedAck(tk int, topic string, next int64) prefixOp {
-	return prefixOp{ack: tk, topic: topic, next: next}
+	return prefixOp{kind: "ack", ticket: tk, topic: topic, next: next}
 }
-func endGen() prefixOp { return prefixOp{ack: -1, endGen: true} }
+func endGen() prefixOp { return prefixOp{kind: "endGen"} }
 
 // prefixState is what the test observes after the ops.
 type prefixState struct {
@@ -78,9 +78,15 @@ func TestAckPrefix(t *testing.T) {
 			want:  prefixState{Offset: 150, TailSum: 150, From: 150, To: 150, Settled: true, Popped: []int64{150}, Advanced: 50},
 		},
 		{
-			name: "a batch that consumed nothing new does not move readEnd back",
-			ops:  []prefixOp{handOut(30), handOut(30), ackOf(1)},
+			name: "the end handed out never moves back",
+			ops:  []prefixOp{handOut(30), handOut(20), ackOf(1)},
 			want: prefixState{Offset: 0, From: 0, To: 30},
+		},
+		{
+			name: "a second acknowledgement of a waiting span is ignored",
+			ops:  []prefixOp{handOut(10), handOut(20), landedAck(1, "a", 5), landedAck(1, "b", 9), ackOf(0)},
+			want: prefixState{Offset: 20, TailSum: 20, Landed: &checkpoint.Landed{Topic: "a", NextOffset: 5},
+				From: 20, To: 20, Settled: true, Popped: []int64{10, 20}, Advanced: 20},
 		},
 		{
 			name: "where the last span of the prefix landed; an output that says nothing keeps it",
@@ -94,6 +100,12 @@ func TestAckPrefix(t *testing.T) {
 			ops:  []prefixOp{handOut(10), handOut(50), ackOf(0), endGen(), handOut(5), ackOf(1), ackOf(2)},
 			want: prefixState{Offset: 5, TailSum: 5, From: 5, To: 5, Settled: true,
 				Popped: []int64{10, 50, 5}, Advanced: 15, EndedAt: []int64{50}, EndedTailOK: []bool{true}},
+		},
+		{
+			name: "truncation: old spans acknowledged after it move nothing",
+			ops:  []prefixOp{handOut(10), handOut(50), endGen(), handOut(5), ackOf(0), ackOf(1)},
+			want: prefixState{Offset: 0, From: 0, To: 5, Popped: []int64{10, 50},
+				EndedAt: []int64{50}, EndedTailOK: []bool{true}},
 		},
 		{
 			name: "truncation: a new span acknowledged first waits behind the old ones",
@@ -128,18 +140,18 @@ func TestAckPrefix(t *testing.T) {
 			}
 			var got prefixState
 			for _, op := range tt.ops {
-				switch {
-				case op.endGen:
+				switch op.kind {
+				case "endGen":
 					end, _, ok := a.endGeneration()
 					got.EndedAt = append(got.EndedAt, end)
 					got.EndedTailOK = append(got.EndedTailOK, ok)
-				case op.ack != -1 || op.topic != "":
+				case "ack":
 					var adv int64
 					landed := checkpoint.Landed{Topic: op.topic, NextOffset: op.next}
-					got.Popped, adv = a.ack(uint64(op.ack), landed, got.Popped)
+					got.Popped, adv = a.ack(uint64(op.ticket), landed, got.Popped)
 					got.Advanced += adv
-				default:
-					a.handOut(op.out, op.out, fpAt(op.out))
+				case "out":
+					a.handOut(op.end, op.end, fpAt(op.end))
 				}
 			}
 			var before tail.Fingerprint
