@@ -153,7 +153,7 @@ func NewMultiline(builtins, start, cont string) (*Multiline, error) {
 // It is pulled: [Joiner.Push] feeds a line, and [Joiner.Next] then returns,
 // one at a time, the records that line finished (none, one, or a few: the
 // record held back, the blank lines held after it, and the line itself
-// when it is a record on its own) until it reports false.
+// when it is a record on its own) until it returns nil.
 // [Joiner.Release] lets the held-back record go, to be returned by Next.
 // ([Joiner.Add] and [Joiner.Flush] are the same with every record handed
 // to a function.)
@@ -182,16 +182,22 @@ type Joiner struct {
 	held                 []byte // their text, each after a '\n'
 	blankStart, blankEnd int64
 
-	ready   []Joined // finished records Next has yet to return
-	readyAt int      // the next of them
-	spare   []byte   // the other text buffer: a released record's text stays here while buf takes the next
+	// Finished records Next has yet to return, in order: ready[readyAt:n],
+	// then more[moreAt:] (used only when ready is full: a caller that
+	// pushes without taking every record first).
+	ready      [4]Joined
+	n, readyAt int
+	more       []Joined
+	moreAt     int
+	spare      []byte // the other text buffer: a released record's text stays here while buf takes the next
 }
 
 // Joined is a record the Joiner finished: its text, the offset of its first
 // byte, the offset just past its last line's newline, its line count and
 // whether a line of it was truncated. A Joined with zero Lines and nil Text
-// is a run of blank lines, consumed without a record. Text is valid until
-// the next Push or Release, and no longer than the line it came from.
+// is a run of blank lines, consumed without a record. Next returns it in
+// the Joiner's memory: it and its Text are valid until the next Push or
+// Release, and its Text no longer than the line it came from.
 type Joined struct {
 	Text       []byte
 	Start, End int64
@@ -225,8 +231,8 @@ func (j *Joiner) rules() *Multiline {
 }
 
 // Add feeds one line (without its newline) that spans [start, end) of the
-// file, emitting the records it completes: Push, then Next until it reports
-// false.
+// file, emitting the records it completes: Push, then Next until it returns
+// nil.
 func (j *Joiner) Add(line []byte, start, end int64, truncated bool, emit Emit) {
 	j.Push(line, start, end, truncated)
 	j.drain(emit)
@@ -234,31 +240,40 @@ func (j *Joiner) Add(line []byte, start, end int64, truncated bool, emit Emit) {
 
 // drain hands every finished record to emit.
 func (j *Joiner) drain(emit Emit) {
-	for r, ok := j.Next(); ok; r, ok = j.Next() {
+	for r := j.Next(); r != nil; r = j.Next() {
 		emit(r.Text, r.Start, r.End, r.Lines, r.Truncated)
 	}
 }
 
 // Next returns the next record finished by the last Push or Release, and
-// false when there is none left.
-func (j *Joiner) Next() (Joined, bool) {
-	if j.readyAt >= len(j.ready) {
-		j.ready, j.readyAt = j.ready[:0], 0
-		return Joined{}, false
+// nil when there is none left.
+func (j *Joiner) Next() *Joined {
+	if j.readyAt < j.n {
+		j.readyAt++
+		return &j.ready[j.readyAt-1]
 	}
-	r := j.ready[j.readyAt]
-	j.readyAt++
-	return r, true
+	if j.moreAt < len(j.more) {
+		j.moreAt++
+		return &j.more[j.moreAt-1]
+	}
+	j.n, j.readyAt, j.more, j.moreAt = 0, 0, j.more[:0], 0
+	return nil
 }
 
 // finished queues a record for Next.
 func (j *Joiner) finished(text []byte, start, end int64, lines int, truncated bool) {
-	j.ready = append(j.ready, Joined{Text: text, Start: start, End: end, Lines: lines, Truncated: truncated})
+	if j.n < len(j.ready) {
+		r := &j.ready[j.n]
+		r.Text, r.Start, r.End, r.Lines, r.Truncated = text, start, end, lines, truncated
+		j.n++
+		return
+	}
+	j.more = append(j.more, Joined{Text: text, Start: start, End: end, Lines: lines, Truncated: truncated})
 }
 
 // Push feeds one line (without its newline) that spans [start, end) of the
 // file; Next then returns the records it finished. Take them (Next until it
-// reports false) before the next Push or Release: their text may live in a
+// returns nil) before the next Push or Release: their text may live in a
 // buffer the Joiner reuses.
 func (j *Joiner) Push(line []byte, start, end int64, truncated bool) {
 	blank := len(bytes.TrimSpace(line)) == 0
@@ -326,7 +341,7 @@ func (j *Joiner) fits(extra int) bool {
 func (j *Joiner) Pending() (start int64, ok bool) { return j.start, j.pending }
 
 // Flush emits the held-back record, if any, and the blank lines held after
-// it: Release, then Next until it reports false.
+// it: Release, then Next until it returns nil.
 func (j *Joiner) Flush(emit Emit) {
 	j.Release()
 	j.drain(emit)

@@ -64,7 +64,7 @@ func TestJoinerPull(t *testing.T) {
 					off = end
 				}
 				var got []joined
-				for r, ok := j.Next(); ok; r, ok = j.Next() {
+				for r := j.Next(); r != nil; r = j.Next() {
 					got = append(got, joined{string(r.Text), r.Start, r.End, r.Lines, r.Truncated})
 				}
 				if diff := cmp.Diff(s.want, got); diff != "" {

@@ -12,7 +12,7 @@ import (
 // batch to the sink when the record fills it. A record of zero lines (blank
 // lines) and a record a shaping rule drops add nothing, but move the
 // batch's end over their bytes.
-func (fr *fileReader) add(rec parse.Joined) {
+func (fr *fileReader) add(rec *parse.Joined) {
 	text, start, end, lines, truncated := rec.Text, rec.Start, rec.End, rec.Lines, rec.Truncated
 	if b := fr.cur; lines > 0 && b != nil {
 		if need := len(b.arena) + recordEstimate(text, fr.pod, fr.name); need > cap(b.arena) {

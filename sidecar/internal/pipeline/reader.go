@@ -192,7 +192,7 @@ func (fr *fileReader) loop(ctx context.Context) fileState {
 		}
 		// Join the lines the data completed, and parse and batch the
 		// records they finish.
-		for line, ok := fr.r.Next(); ok; line, ok = fr.r.Next() {
+		for line := fr.r.Next(); line != nil; line = fr.r.Next() {
 			fr.join(line)
 		}
 		if n > 0 {
@@ -252,7 +252,7 @@ func (fr *fileReader) loop(ctx context.Context) fileState {
 
 // join pushes a line into the Joiner, and parses and batches the records
 // it finished.
-func (fr *fileReader) join(line tail.Line) {
+func (fr *fileReader) join(line *tail.Line) {
 	fr.lines++
 	fr.j.Push(line.Text, line.Start, line.End, line.Truncated)
 	fr.takeRecords()
@@ -260,7 +260,7 @@ func (fr *fileReader) join(line tail.Line) {
 
 // takeRecords parses and batches every record the Joiner has finished.
 func (fr *fileReader) takeRecords() {
-	for rec, ok := fr.j.Next(); ok; rec, ok = fr.j.Next() {
+	for rec := fr.j.Next(); rec != nil; rec = fr.j.Next() {
 		fr.add(rec)
 	}
 }
@@ -392,7 +392,7 @@ func (fr *fileReader) takeFingerprint() {
 // volume; DESIGN.md lists it.)
 func (fr *fileReader) finish(shutdown bool) {
 	if !shutdown {
-		if line, ok := fr.r.Flush(); ok {
+		if line := fr.r.Flush(); line != nil {
 			fr.join(line)
 		}
 	}

@@ -115,14 +115,17 @@ func TestReaderPull(t *testing.T) {
 						t.Fatalf("step %d: Fill = %d, %v; want %d, eof %v", i, n, err, s.n, s.eof)
 					}
 				case "next", "flush":
-					var l Line
-					var ok bool
+					var l *Line
 					if s.call == "next" {
-						l, ok = r.Next()
+						l = r.Next()
 					} else {
-						l, ok = r.Flush()
+						l = r.Flush()
 					}
-					got := line{string(l.Text), l.Start, l.End, l.Truncated}
+					ok := l != nil
+					var got line
+					if ok {
+						got = line{string(l.Text), l.Start, l.End, l.Truncated}
+					}
 					if ok != s.ok || ok && got != s.line {
 						t.Fatalf("step %d: %s = %+v, %v; want %+v, %v", i, s.call, got, ok, s.line, s.ok)
 					}
@@ -152,8 +155,8 @@ func TestReaderNextTextValidUntilNextCall(t *testing.T) {
 	if _, err := r.Fill(); err != nil {
 		t.Fatal(err)
 	}
-	l, ok := r.Next()
-	if !ok {
+	l := r.Next()
+	if l == nil {
 		t.Fatal("no line")
 	}
 	if diff := cmp.Diff("abcd", string(l.Text)); diff != "" {

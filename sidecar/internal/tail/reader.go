@@ -13,8 +13,8 @@ const DefaultReadSize = 64 << 10
 
 // Line is a complete line: its text without the newline, the byte range
 // [Start, End) it spans in the file (End includes the newline), and whether
-// it was cut to the line size limit. Text is only valid until the Reader's
-// next call.
+// it was cut to the line size limit. The Reader returns the same Line each
+// time: it and its Text are only valid until the Reader's next call.
 type Line struct {
 	Text       []byte
 	Start, End int64
@@ -30,7 +30,7 @@ type LineFunc func(line []byte, start, end int64, truncated bool)
 //
 // It is pulled: [Reader.Fill] reads once from the file, and [Reader.Next]
 // then returns, one at a time, the lines that data completed, until it
-// reports false; Fill reads again. Waiting for more data is the caller's:
+// returns nil; Fill reads again. Waiting for more data is the caller's:
 // Fill never blocks beyond the read itself, and reports io.EOF when there
 // was nothing new. ([Reader.Read] is Fill and Next in one call, for callers
 // that want every line through a function.)
@@ -60,6 +60,7 @@ type Reader struct {
 	carrying  bool
 	cut       bool   // the carried line passed MaxLine
 	head      []byte // the file's first bytes as this Reader read them, up to FingerprintSize
+	line      Line   // what Next and Flush return
 }
 
 // NewReader returns a Reader of f positioned at offset.
@@ -140,43 +141,45 @@ func (r *Reader) Fill() (int, error) {
 }
 
 // Next returns the next line completed by the data of the last Fill, and
-// false when there is none left (an incomplete last line is then held
-// back). The line's Text is valid until the next call.
-func (r *Reader) Next() (Line, bool) {
+// nil when there is none left (an incomplete last line is then held back).
+// The Line is valid until the next call.
+func (r *Reader) Next() *Line {
 	chunk, pos := r.chunk, r.pos
 	if pos >= len(chunk) {
-		return Line{}, false
+		return nil
 	}
 	limit := r.maxLine()
 	nl := bytes.IndexByte(chunk[pos:], '\n')
 	if nl < 0 {
 		r.hold(chunk[pos:], r.base+int64(pos), limit)
 		r.pos = len(chunk)
-		return Line{}, false
+		return nil
 	}
-	end := r.base + int64(pos+nl+1)
+	l := &r.line
+	l.End = r.base + int64(pos+nl+1)
 	r.pos = pos + nl + 1
 	if r.carrying {
 		r.hold(chunk[pos:pos+nl], r.base+int64(pos), limit)
-		l := Line{Text: r.carry, Start: r.carryFrom, End: end, Truncated: r.cut}
+		l.Text, l.Start, l.Truncated = r.carry, r.carryFrom, r.cut
 		r.carry = r.carry[:0] // l.Text keeps its bytes until the next hold
 		r.carrying, r.cut = false, false
-		return l, true
+		return l
 	}
 	text := chunk[pos : pos+nl]
-	truncated := len(text) > limit
-	if truncated {
+	l.Truncated = len(text) > limit
+	if l.Truncated {
 		text = text[:limit]
 	}
-	return Line{Text: text, Start: r.base + int64(pos), End: end, Truncated: truncated}, true
+	l.Text, l.Start = text, r.base+int64(pos)
+	return l
 }
 
 // Read reads once from the file and hands out every line completed by the
-// data read: Fill, then Next until it reports false. It returns the number
+// data read: Fill, then Next until it returns nil. It returns the number
 // of bytes read, and io.EOF when there was nothing new.
 func (r *Reader) Read(fn LineFunc) (int, error) {
 	n, err := r.Fill()
-	for l, ok := r.Next(); ok; l, ok = r.Next() {
+	for l := r.Next(); l != nil; l = r.Next() {
 		fn(l.Text, l.Start, l.End, l.Truncated)
 	}
 	return n, err
@@ -199,22 +202,22 @@ func (r *Reader) hold(part []byte, at int64, limit int) {
 
 // Flush returns the held-back line, if any, as it is, and stops holding it:
 // at the end of a rotated or deleted file it will not be completed. It
-// reports false when no line is held back, or while Next still has lines
-// of the last Fill to return (take them first). The line's Text is valid
-// until the next call.
-func (r *Reader) Flush() (Line, bool) {
+// returns nil when no line is held back, or while Next still has lines of
+// the last Fill to return (take them first). The Line is valid until the
+// next call.
+func (r *Reader) Flush() *Line {
 	if !r.carrying || r.pos < len(r.chunk) {
-		return Line{}, false
+		return nil
 	}
-	l := Line{Text: r.carry, Start: r.carryFrom, End: r.off, Truncated: r.cut}
+	r.line = Line{Text: r.carry, Start: r.carryFrom, End: r.off, Truncated: r.cut}
 	r.carry = r.carry[:0]
 	r.carrying, r.cut = false, false
-	return l, true
+	return &r.line
 }
 
 // FlushPartial hands out the held-back line, if any, as it is (see Flush).
 func (r *Reader) FlushPartial(fn LineFunc) {
-	if l, ok := r.Flush(); ok {
+	if l := r.Flush(); l != nil {
 		fn(l.Text, l.Start, l.End, l.Truncated)
 	}
 }
