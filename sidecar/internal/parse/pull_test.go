@@ -74,3 +74,32 @@ func TestJoinerPull(t *testing.T) {
 		})
 	}
 }
+
+// TestJoinerPushWithoutTaking: records not taken before the next Push are
+// kept, in order, however many there are (past the joiner's small queue).
+func TestJoinerPushWithoutTaking(t *testing.T) {
+	var j Joiner
+	var want []joined
+	var off int64
+	for i := range 7 {
+		line := `{"n":` + string(rune('0'+i)) + `}`
+		end := off + int64(len(line)) + 1
+		j.Push([]byte(line), off, end, false)
+		want = append(want, joined{line, off, end, 1, false})
+		off = end
+	}
+	var got []joined
+	for r := j.Next(); r != nil; r = j.Next() {
+		got = append(got, joined{string(r.Text), r.Start, r.End, r.Lines, r.Truncated})
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
+	}
+	if j.Next() != nil {
+		t.Fatal("Next after the last record is not nil")
+	}
+	j.Push([]byte("{}"), off, off+3, false)
+	if r := j.Next(); r == nil || string(r.Text) != "{}" {
+		t.Fatalf("after the queue emptied: %+v", r)
+	}
+}
