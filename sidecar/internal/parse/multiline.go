@@ -147,10 +147,19 @@ func NewMultiline(builtins, start, cont string) (*Multiline, error) {
 // every blank line is.
 //
 // The Joiner only holds a plain-text record back until the next line shows
-// whether it continues; the caller flushes it when no line arrives within
+// whether it continues; the caller releases it when no line arrives within
 // its flush timeout, and at the end of a file.
 //
-// Concurrency: not safe for concurrent use; one per file.
+// It is pulled: [Joiner.Push] feeds a line, and [Joiner.Next] then returns,
+// one at a time, the records that line finished (none, one, or a few: the
+// record held back, the blank lines held after it, and the line itself
+// when it is a record on its own) until it returns nil.
+// [Joiner.Release] lets the held-back record go, to be returned by Next.
+// ([Joiner.Add] and [Joiner.Flush] are the same with every record handed
+// to a function.)
+//
+// Concurrency: not safe for concurrent use; one per file, used by one
+// goroutine.
 type Joiner struct {
 	// MaxBytes caps a joined record; a continuation line that would pass it
 	// starts a new record instead. Zero means no cap.
@@ -172,6 +181,28 @@ type Joiner struct {
 	blanks               int    // blank lines held after the record
 	held                 []byte // their text, each after a '\n'
 	blankStart, blankEnd int64
+
+	// Finished records Next has yet to return, in order: ready[readyAt:n],
+	// then more[moreAt:] (used only when ready is full: a caller that
+	// pushes without taking every record first).
+	ready      [4]Joined
+	n, readyAt int
+	more       []Joined
+	moreAt     int
+	spare      []byte // the other text buffer: a released record's text stays here while buf takes the next
+}
+
+// Joined is a record the Joiner finished: its text, the offset of its first
+// byte, the offset just past its last line's newline, its line count and
+// whether a line of it was truncated. A Joined with zero Lines and nil Text
+// is a run of blank lines, consumed without a record. Next returns it in
+// the Joiner's memory: it and its Text are valid until the next Push or
+// Release, and its Text no longer than the line it came from.
+type Joined struct {
+	Text       []byte
+	Start, End int64
+	Lines      int
+	Truncated  bool
 }
 
 type traceMode uint8
@@ -200,8 +231,51 @@ func (j *Joiner) rules() *Multiline {
 }
 
 // Add feeds one line (without its newline) that spans [start, end) of the
-// file, emitting the records it completes.
+// file, emitting the records it completes: Push, then Next until it returns
+// nil.
 func (j *Joiner) Add(line []byte, start, end int64, truncated bool, emit Emit) {
+	j.Push(line, start, end, truncated)
+	j.drain(emit)
+}
+
+// drain hands every finished record to emit.
+func (j *Joiner) drain(emit Emit) {
+	for r := j.Next(); r != nil; r = j.Next() {
+		emit(r.Text, r.Start, r.End, r.Lines, r.Truncated)
+	}
+}
+
+// Next returns the next record finished by the last Push or Release, and
+// nil when there is none left.
+func (j *Joiner) Next() *Joined {
+	if j.readyAt < j.n {
+		j.readyAt++
+		return &j.ready[j.readyAt-1]
+	}
+	if j.moreAt < len(j.more) {
+		j.moreAt++
+		return &j.more[j.moreAt-1]
+	}
+	j.n, j.readyAt, j.more, j.moreAt = 0, 0, j.more[:0], 0
+	return nil
+}
+
+// finished queues a record for Next.
+func (j *Joiner) finished(text []byte, start, end int64, lines int, truncated bool) {
+	if j.n < len(j.ready) {
+		r := &j.ready[j.n]
+		r.Text, r.Start, r.End, r.Lines, r.Truncated = text, start, end, lines, truncated
+		j.n++
+		return
+	}
+	j.more = append(j.more, Joined{Text: text, Start: start, End: end, Lines: lines, Truncated: truncated})
+}
+
+// Push feeds one line (without its newline) that spans [start, end) of the
+// file; Next then returns the records it finished. Take them (Next until it
+// returns nil) before the next Push or Release: their text may live in a
+// buffer the Joiner reuses.
+func (j *Joiner) Push(line []byte, start, end int64, truncated bool) {
 	blank := len(bytes.TrimSpace(line)) == 0
 	if j.pending {
 		switch {
@@ -232,14 +306,16 @@ func (j *Joiner) Add(line []byte, start, end int64, truncated bool, emit Emit) {
 			return
 		}
 	}
-	j.Flush(emit)
+	if j.pending {
+		j.Release()
+	}
 	if blank {
 		// A blank line is no record; it is consumed with its neighbours.
-		emit(nil, start, end, 0, false)
+		j.finished(nil, start, end, 0, false)
 		return
 	}
 	if firstNonSpace(line) == '{' {
-		emit(line, start, end, 1, truncated)
+		j.finished(line, start, end, 1, truncated)
 		return
 	}
 	j.buf = append(j.buf[:0], line...)
@@ -264,16 +340,25 @@ func (j *Joiner) fits(extra int) bool {
 // Pending reports whether a record is held back, and where it starts.
 func (j *Joiner) Pending() (start int64, ok bool) { return j.start, j.pending }
 
-// Flush emits the held-back record, if any, and the blank lines held after it.
+// Flush emits the held-back record, if any, and the blank lines held after
+// it: Release, then Next until it returns nil.
 func (j *Joiner) Flush(emit Emit) {
+	j.Release()
+	j.drain(emit)
+}
+
+// Release lets the held-back record go, if there is one, and the blank
+// lines held after it: Next returns them.
+func (j *Joiner) Release() {
 	if !j.pending {
 		return
 	}
 	j.pending = false
-	emit(j.buf, j.start, j.end, j.lines, j.truncated)
+	j.finished(j.buf, j.start, j.end, j.lines, j.truncated)
+	j.buf, j.spare = j.spare[:0], j.buf // the next record must not overwrite this one's text
 	if j.blanks > 0 {
 		j.blanks = 0
-		emit(nil, j.blankStart, j.blankEnd, 0, false)
+		j.finished(nil, j.blankStart, j.blankEnd, 0, false)
 	}
 }
 

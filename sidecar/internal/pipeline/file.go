@@ -35,8 +35,9 @@ type generation struct {
 	tailSet bool
 }
 
-// file tracks one file, by identity, across renames: what was read, what was
-// handed to the sink, and the acknowledged prefix that the checkpoint saves.
+// file tracks one file, by identity, across renames: its fingerprints, its
+// ended generations, and the acknowledged prefix of what was handed to the
+// sink (acks), which the checkpoint saves.
 //
 // Concurrency: the fields under "lifecycle" are guarded by Pipeline.mu; those
 // under "acks" by file.mu, which is taken by the reader goroutine and by the
@@ -65,22 +66,15 @@ type file struct {
 	heldAt   time.Time // stateHeld: when the copy was found
 
 	// acks (file.mu)
-	mu            sync.Mutex
-	fp            tail.Fingerprint // the first bytes read, growing with the file up to tail.FingerprintSize
-	fpSet         bool
-	fid           tail.FileID      // the content's identity, fixed at the generation's first record
-	idStr         string           // fid.String(), which every record carries; "" until fid is set
-	tail          tail.Fingerprint // the bytes just before readEnd
-	tailSet       bool
-	committedTail tail.Fingerprint   // the bytes just before committed
-	landed        *checkpoint.Landed // where the last acknowledged batch went in Kafka
-	gen           int                // bumped on truncation; acks of older generations do not move the checkpoint
-	hist          []generation       // ended generations, newest last
-	fifo          []*batch           // batches handed out and not yet popped, in file order
-	committed     int64              // end of the acknowledged prefix
-	readEnd       int64              // end of what the reader has emitted
-	lastSaved     int64
-	saved         bool // lastSaved is on disk
+	mu        sync.Mutex
+	fp        tail.Fingerprint // the first bytes read, growing with the file up to tail.FingerprintSize
+	fpSet     bool
+	fid       tail.FileID       // the content's identity, fixed at the generation's first record
+	idStr     string            // fid.String(), which every record carries; "" until fid is set
+	acks      ackPrefix[*batch] // what was handed out, and the acknowledged prefix of it
+	hist      []generation      // ended generations, newest last
+	lastSaved int64
+	saved     bool // lastSaved is on disk
 }
 
 // setIdentity sets the fingerprint of a generation's first record, and the
@@ -96,10 +90,11 @@ func (fl *file) setFileID(id tail.FileID) { fl.fid, fl.idStr = id, id.String() }
 
 // entry is the file's checkpoint, read under file.mu.
 func (fl *file) entry(path string) checkpoint.Entry {
+	offset, before, landed := fl.acks.saved()
 	e := fl.fid.Entry(fl.fp)
-	e.Offset, e.Path, e.Landed = fl.committed, path, fl.landed
-	if fl.committed > 0 && fl.committedTail.Len > 0 {
-		e.TailLen, e.Tail = fl.committedTail.Len, fl.committedTail.String()
+	e.Offset, e.Path, e.Landed = offset, path, landed
+	if before.Len > 0 {
+		e.TailLen, e.Tail = before.Len, before.String()
 	}
 	return e
 }
@@ -108,17 +103,16 @@ func (fl *file) entry(path string) checkpoint.Entry {
 // rewritten) and starts a new generation at 0; batches of the old one no
 // longer move the checkpoint. file.mu is held.
 func (fl *file) endGenerationLocked() {
-	if fl.fpSet && fl.readEnd > 0 {
-		fl.hist = append(fl.hist, generation{gen: fl.gen, head: fl.fp, end: fl.readEnd, tail: fl.tail, tailSet: fl.tailSet})
+	gen := fl.acks.gen
+	end, before, tailSet := fl.acks.endGeneration()
+	if fl.fpSet && end > 0 {
+		fl.hist = append(fl.hist, generation{gen: gen, head: fl.fp, end: end, tail: before, tailSet: tailSet})
 		if len(fl.hist) > maxHistory {
 			fl.hist = fl.hist[1:]
 		}
 	}
-	fl.gen++
-	fl.committed, fl.readEnd = 0, 0
 	fl.saved = false
-	fl.fpSet, fl.tailSet = false, false
-	fl.committedTail = tail.Fingerprint{}
+	fl.fpSet = false
 }
 
 // settled reports whether everything emitted has been acknowledged.
@@ -129,7 +123,7 @@ func (fl *file) settled() bool {
 }
 
 // settledLocked is settled with file.mu held.
-func (fl *file) settledLocked() bool { return len(fl.fifo) == 0 && fl.committed == fl.readEnd }
+func (fl *file) settledLocked() bool { return fl.acks.settled() }
 
 // batch is a pooled sink.Batch with the memory its records live in: the
 // records' values lie back to back in the arena, in order.
@@ -137,14 +131,12 @@ type batch struct {
 	sb       *sink.Batch
 	arena    []byte
 	file     *file
-	gen      int
+	ticket   uint64           // its span in file.acks, once handed out
 	end      int64            // file offset just past the batch's last consumed byte
 	tail     tail.Fingerprint // the bytes just before end
-	acked    bool             // under file.mu
 	bytes    int
 	records  int
 	reserved int // budget taken when the batch was started, until it is handed out
-	p        *Pipeline
 }
 
 // getBatch returns an empty batch for fl whose arena holds at least
@@ -152,8 +144,8 @@ type batch struct {
 func (p *Pipeline) getBatch(fl *file, arenaCap int) *batch {
 	b, _ := p.batches.Get().(*batch)
 	if b == nil {
-		b = &batch{p: p}
-		b.sb = sink.NewBatch(b.onAck)
+		b = &batch{}
+		b.sb = sink.NewBatch(func() { p.acked(b) })
 	}
 	if cap(b.arena) < arenaCap {
 		b.arena = make([]byte, 0, arenaCap)
@@ -199,7 +191,7 @@ func (p *Pipeline) putBatch(b *batch) {
 	}
 	b.sb.Reset()
 	b.arena = b.arena[:0]
-	b.file, b.acked, b.bytes, b.records, b.end, b.gen, b.reserved = nil, false, 0, 0, 0, 0, 0
+	b.file, b.ticket, b.bytes, b.records, b.end, b.reserved = nil, 0, 0, 0, 0, 0
 	b.tail = tail.Fingerprint{}
 	p.batches.Put(b)
 }
@@ -214,23 +206,18 @@ func (b *batch) seal() {
 	b.records = len(b.sb.Records)
 }
 
-// track appends b to its file's queue of handed-out batches.
-func (fl *file) track(b *batch) {
+// handOut appends b to its file's acknowledged prefix, as handed out.
+func (fl *file) handOut(b *batch) {
 	fl.mu.Lock()
-	b.gen = fl.gen
-	fl.fifo = append(fl.fifo, b)
-	if b.end > fl.readEnd {
-		fl.readEnd = b.end
-		fl.tail, fl.tailSet = b.tail, b.tail.Len > 0
-	}
+	b.ticket = fl.acks.handOut(b, b.end, b.tail)
 	fl.mu.Unlock()
 }
 
-// onAck is the sink's acknowledgement of the batch: it advances the file's
+// acked is the sink's acknowledgement of b: it advances the file's
 // acknowledged prefix and releases the batch's memory budget.
-func (b *batch) onAck() {
-	p, n, bytes := b.p, b.records, b.bytes
-	b.complete() // b may be reused from here on
+func (p *Pipeline) acked(b *batch) {
+	n, bytes := b.records, b.bytes
+	p.complete(b) // b may be reused from here on
 	if n > 0 {
 		p.budget.release(bytes)
 		p.m.recordsAcked.Add(float64(n))
@@ -238,29 +225,14 @@ func (b *batch) onAck() {
 	}
 }
 
-// complete marks b acknowledged and pops every acknowledged batch at the
-// head of the file's queue, moving the checkpoint over them.
-func (b *batch) complete() {
-	fl, p := b.file, b.p
-	fl.mu.Lock()
-	b.acked = true
+// complete acknowledges b in its file's prefix, moves the checkpoint over
+// what that completed, and reuses the batches that left the prefix's queue.
+func (p *Pipeline) complete(b *batch) {
+	fl := b.file
+	l := b.sb.Landed
 	var doneBuf [8]*batch
-	done := doneBuf[:0]
-	var advanced int64
-	for len(fl.fifo) > 0 && fl.fifo[0].acked {
-		head := fl.fifo[0]
-		fl.fifo[0] = nil
-		fl.fifo = fl.fifo[1:]
-		if head.gen == fl.gen {
-			advanced += head.end - fl.committed
-			fl.committed = head.end
-			fl.committedTail = head.tail
-			if l := head.sb.Landed; l.Topic != "" {
-				fl.landed = &checkpoint.Landed{Topic: l.Topic, Partition: l.Partition, NextOffset: l.NextOffset}
-			}
-		}
-		done = append(done, head)
-	}
+	fl.mu.Lock()
+	done, advanced := fl.acks.ack(b.ticket, checkpoint.Landed{Topic: l.Topic, Partition: l.Partition, NextOffset: l.NextOffset}, doneBuf[:0])
 	fl.mu.Unlock()
 	if advanced > 0 {
 		p.unsaved.Add(advanced)

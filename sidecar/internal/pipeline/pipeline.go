@@ -308,7 +308,7 @@ func (p *Pipeline) reportUnacknowledged() {
 	var total int64
 	for _, fl := range p.files {
 		fl.mu.Lock()
-		from, to := fl.committed, fl.readEnd
+		from, to := fl.acks.unacknowledged()
 		fl.mu.Unlock()
 		if to > from {
 			total += to - from
@@ -537,7 +537,7 @@ func (p *Pipeline) saveCheckpoints() {
 	for _, fl := range p.files {
 		fl.mu.Lock()
 		settled := fl.settledLocked()
-		lag := fl.size - fl.committed
+		lag := fl.size - fl.acks.committed
 		if fl.idStr != "" && (fl.state != stateGone || !settled) {
 			entries = append(entries, fl.entry(fl.name))
 		}
@@ -576,7 +576,7 @@ func (p *Pipeline) saveCheckpoints() {
 			continue
 		}
 		fl.mu.Lock()
-		ok := fl.settledLocked() && fl.saved && fl.lastSaved == fl.committed && fl.committed >= fl.size
+		ok := fl.settledLocked() && fl.saved && fl.lastSaved == fl.acks.committed && fl.acks.committed >= fl.size
 		fl.mu.Unlock()
 		if ok {
 			remove = append(remove, candidate{fl, fl.path})
@@ -616,7 +616,7 @@ func (p *Pipeline) removeShipped(fl *file, path string) {
 		return // renamed since; the descriptor held keeps another file from having this identity
 	}
 	fl.mu.Lock()
-	complete := fl.committed == fi.Size()
+	complete := fl.acks.committed == fi.Size()
 	fl.mu.Unlock()
 	if !complete {
 		return // it grew after all; the next scan restarts its reader

@@ -22,7 +22,9 @@ const (
 )
 
 // fileReader is the state of one reader goroutine: it reads a file, joins
-// and parses its lines, and hands batches to the sink in file order.
+// and parses its lines, and hands batches to the sink in file order. Its
+// loop pulls: lines from the tail.Reader, records from the parse.Joiner;
+// neither calls back into it.
 type fileReader struct {
 	p      *Pipeline
 	fl     *file
@@ -35,7 +37,7 @@ type fileReader struct {
 	held   *bool           // whether this reader holds a read slot
 
 	cur        *batch
-	emittedEnd int64 // end of the last record (or blank line) emitted
+	emittedEnd int64 // end of the last record (or blank line) taken
 	sentEnd    int64 // emittedEnd when the last batch was handed out
 	pod        []byte
 	// podOf is the pod identity of the current read, pod its JSON, which
@@ -44,8 +46,9 @@ type fileReader struct {
 	readTime   time.Time
 	batchBytes int
 
-	lineFn func([]byte, int64, int64, bool)
-	emitFn parse.Emit
+	lastData time.Time     // when the last read found data
+	backoff  time.Duration // polling: the next wait at the end of the file
+	silent   int           // safety checks in a row that found data inotify did not report
 
 	seenSize   int64         // the file's size at the last check
 	seenMtime  time.Time     // and its modification time
@@ -91,7 +94,7 @@ func (p *Pipeline) read(ctx, sendCtx context.Context, fl *file, held *bool) file
 		return stateDormant
 	}
 	fl.mu.Lock()
-	start := fl.readEnd
+	start := fl.acks.readEnd
 	fl.mu.Unlock()
 
 	fr := &fileReader{
@@ -105,8 +108,6 @@ func (p *Pipeline) read(ctx, sendCtx context.Context, fl *file, held *bool) file
 	fr.r.MaxLine = p.cfg.MaxLineBytes
 	fr.j.MaxBytes = p.cfg.MaxLineBytes
 	fr.j.Rules = p.cfg.Parse.Multiline // issue 14: the joining rules (nil: every built-in joiner)
-	fr.lineFn = fr.onLine
-	fr.emitFn = fr.onRecord
 	return fr.loop(ctx)
 }
 
@@ -122,7 +123,7 @@ func (p *Pipeline) verifyStart(fl *file, f *os.File, size int64) error {
 		return err
 	} else if reason != "" {
 		p.log.Info("file content changed since it was read; reading it from the start",
-			"file", fl.idStr, "reason", reason, "size", size, "offset", fl.readEnd)
+			"file", fl.idStr, "reason", reason, "size", size, "offset", fl.acks.readEnd)
 		p.m.truncations.Inc()
 		fl.endGenerationLocked()
 		p.wantRescan()
@@ -140,10 +141,10 @@ func (p *Pipeline) verifyStart(fl *file, f *os.File, size int64) error {
 // contentChangedLocked tells why fl's file no longer holds what was read
 // from it up to readEnd, or "" when it does. file.mu is held.
 func contentChangedLocked(fl *file, f *os.File, size int64) (string, error) {
-	if fl.readEnd == 0 {
+	if fl.acks.readEnd == 0 {
 		return "", nil
 	}
-	if size < fl.readEnd {
+	if size < fl.acks.readEnd {
 		return "truncated", nil
 	}
 	if fl.fpSet {
@@ -153,8 +154,8 @@ func contentChangedLocked(fl *file, f *os.File, size int64) (string, error) {
 			return "first bytes changed", nil
 		}
 	}
-	if fl.tailSet {
-		if ok, err := fl.tail.MatchesAt(f, fl.readEnd-int64(fl.tail.Len)); err != nil {
+	if fl.acks.readTailSet {
+		if ok, err := fl.acks.readTail.MatchesAt(f, fl.acks.readEnd-int64(fl.acks.readTail.Len)); err != nil {
 			return "", err
 		} else if !ok {
 			return "bytes before the read position changed", nil
@@ -171,83 +172,58 @@ func (p *Pipeline) wantRescan() {
 	}
 }
 
-// Truncation backoff: a file truncated truncBurst times within
-// truncWindow is left alone for a while, doubling up to truncMaxBackoff,
-// so that a file whose size lies (a procfs file behind a bind mount reads
-// more than its stat size of 0) cannot make the sidecar re-read it in a
-// tight loop.
-const (
-	truncBurst      = 10
-	truncWindow     = 10 * time.Second
-	truncMinBackoff = time.Second
-	truncMaxBackoff = time.Minute
-)
-
+// loop is the reader goroutine's life, one straight loop: read what the
+// file holds, join its lines into records, parse them into the current
+// batch (a full batch is handed to the sink on the way), and at the end of
+// the file hand off the batch, decide whether the file is done with, and
+// wait for more. It returns the state the file ends in.
+//
+// Blocking happens in three places only, all in this goroutine: the read
+// slot (taken again after every wait or pause), the memory budget (when a
+// batch starts, or is handed out), and the sink's Send.
 func (fr *fileReader) loop(ctx context.Context) fileState {
-	p, fl := fr.p, fr.fl
-	backoff := minBackoff
-	lastData := time.Now()
-	waited, woken, fullWait := false, false, false
-	silent := 0 // safety checks in a row that found data inotify did not report
+	p := fr.p
+	fr.lastData, fr.backoff = time.Now(), minBackoff
 	for {
-		if waited {
-			waited = false
-			restarted, grew := fr.checkChanged(woken)
-			switch {
-			case woken || p.polling.Load():
-				silent = 0
-			case grew && fullWait:
-				if silent++; silent >= 2 {
-					p.pollingFallback(fr.name)
-				}
-			}
-			if restarted {
-				if !fr.truncationPause(ctx) {
-					fr.finish(true)
-					return stateDormant
-				}
-				continue
-			}
-		}
+		// Read once.
 		if pod := p.pods.Pod(); pod != fr.podOf {
 			fr.podOf, fr.pod = pod, pod.JSON()
 		}
 		fr.readTime = time.Now()
-		n, err := fr.r.Read(fr.lineFn)
-		if n > 0 {
-			fr.bytesRead += n
-			lastData = fr.readTime
-			backoff = minBackoff
-			if ctx.Err() == nil {
-				if p.slots.contended() {
-					// Another file waits for a slot: hand out what was
-					// read and queue behind it.
-					fr.flush()
-					if !fr.pause(ctx, 0) {
-						fr.finish(true)
-						return stateDormant
-					}
-				}
-				continue
-			}
-		}
+		n, err := fr.r.Fill()
 		if err != nil && !errors.Is(err, io.EOF) {
 			p.log.Error("read log file", "file", fr.name, "err", err)
 			fr.finish(false)
 			return stateDormant
 		}
-		if n == 0 {
-			// At the end of the file: hand out what was read.
-			fr.flush()
+		// Join the lines the data completed, and parse and batch the
+		// records they finish.
+		for line := fr.r.Next(); line != nil; line = fr.r.Next() {
+			fr.join(line)
 		}
-		if ctx.Err() != nil {
-			if n > 0 {
-				continue // read to the current end before stopping
+		if n > 0 {
+			fr.bytesRead += n
+			fr.lastData, fr.backoff = fr.readTime, minBackoff
+			if ctx.Err() == nil && p.slots.contended() {
+				// Another file waits for a slot: hand out what was read
+				// and queue behind it.
+				fr.handOff()
+				if !fr.pause(ctx, 0) {
+					fr.finish(true)
+					return stateDormant
+				}
 			}
+			continue // (at shutdown too: read to the current end before stopping)
+		}
+
+		// At the end of the file: hand off what was read.
+		fr.handOff()
+		if ctx.Err() != nil {
 			fr.finish(true)
 			return stateDormant
 		}
 
+		// Is the file done with?
 		fi, err := fr.f.Stat()
 		if err != nil {
 			p.log.Error("stat log file", "file", fr.name, "err", err)
@@ -255,67 +231,133 @@ func (fr *fileReader) loop(ctx context.Context) fileState {
 			return stateDormant
 		}
 		if fi.Size() < fr.r.Offset() {
-			if fr.partialCut(fi.Size()) {
-				continue
-			}
-			fr.truncatedTo(fi.Size(), "truncated")
-			if !fr.truncationPause(ctx) {
+			if !fr.cutBelowRead(ctx, fi.Size()) {
 				fr.finish(true)
 				return stateDormant
 			}
 			continue
 		}
 		fr.seenSize, fr.seenMtime = fi.Size(), fi.ModTime()
-		idle := time.Since(lastData)
-		if _, pending := fr.j.Pending(); pending && idle >= p.cfg.MultilineTimeout {
-			fr.j.Flush(fr.emitFn)
-			fr.flush()
+		at := fr.endStatus(fi)
+		if _, pending := fr.j.Pending(); pending && at.idle >= p.cfg.MultilineTimeout {
+			fr.j.Release() // no line came to continue it
+			fr.takeRecords()
+			fr.handOff()
 		}
-		p.mu.Lock()
-		matched, name := fl.matched, fl.name
-		p.mu.Unlock()
-		fr.name = name
-		deleted := tail.Links(fi) == 0
-		if idle >= p.cfg.RotateWait {
-			if deleted || !matched {
-				// Renamed away or deleted: read to its end through the open
-				// descriptor, then let it go.
-				fr.finish(false)
-				if deleted {
-					return stateGone
-				}
-				fr.markDeletable(name)
-				return stateDormant
-			}
-			_, partial := fr.r.Partial()
-			_, pending := fr.j.Pending()
-			if name != p.active && !partial && !pending {
-				fr.markDeletable(name)
-				return stateDormant
-			}
+		if next, done := fr.letGo(at); done {
+			return next
 		}
-		wait := backoff // polling: 5 ms, doubling up to the poll interval
-		if !p.polling.Load() {
-			// inotify wakes the reader when the file is written; the timer
-			// is for what is due without a write, and a rare safety check.
-			wait = p.safetyInterval()
-			if _, pending := fr.j.Pending(); pending {
-				wait = min(wait, p.cfg.MultilineTimeout-idle)
-			}
-			if deleted || !matched || name != p.active {
-				wait = min(wait, p.cfg.RotateWait-idle)
-			}
-			wait = max(wait, time.Millisecond)
-		}
-		fullWait = wait == p.safetyInterval()
-		var ok bool
-		if ok, woken = fr.wait(ctx, wait); !ok {
+
+		// Wait for more, and check that the file still holds what was read.
+		if !fr.waitForData(ctx, fr.waitTime(at)) {
 			fr.finish(true)
 			return stateDormant
 		}
-		waited = true
-		backoff = min(backoff*2, p.cfg.PollInterval)
 	}
+}
+
+// join pushes a line into the Joiner, and parses and batches the records
+// it finished.
+func (fr *fileReader) join(line *tail.Line) {
+	fr.lines++
+	fr.j.Push(line.Text, line.Start, line.End, line.Truncated)
+	fr.takeRecords()
+}
+
+// takeRecords parses and batches every record the Joiner has finished.
+func (fr *fileReader) takeRecords() {
+	for rec := fr.j.Next(); rec != nil; rec = fr.j.Next() {
+		fr.add(rec)
+	}
+}
+
+// endStatus is what the reader knows of its file at its end.
+type endStatus struct {
+	name             string
+	matched, deleted bool
+	idle             time.Duration // since the last read that found data
+}
+
+func (fr *fileReader) endStatus(fi os.FileInfo) endStatus {
+	p := fr.p
+	p.mu.Lock()
+	matched, name := fr.fl.matched, fr.fl.name
+	p.mu.Unlock()
+	fr.name = name
+	return endStatus{name: name, matched: matched, deleted: tail.Links(fi) == 0, idle: time.Since(fr.lastData)}
+}
+
+// letGo decides, at the end of the file, whether the reader is done with
+// it: a file renamed away or deleted is read to its end through the open
+// descriptor, and let go once idle for RotateWait; so is a fully read file
+// other than the active one. It reports the state the file ends in.
+func (fr *fileReader) letGo(at endStatus) (fileState, bool) {
+	p := fr.p
+	if at.idle < p.cfg.RotateWait {
+		return 0, false
+	}
+	if at.deleted || !at.matched {
+		fr.finish(false)
+		if at.deleted {
+			return stateGone, true
+		}
+		fr.markDeletable(at.name)
+		return stateDormant, true
+	}
+	_, partial := fr.r.Partial()
+	_, pending := fr.j.Pending()
+	if at.name != p.active && !partial && !pending {
+		fr.markDeletable(at.name)
+		return stateDormant, true
+	}
+	return 0, false
+}
+
+// waitTime is how long the reader waits at the end of its file before it
+// reads again.
+func (fr *fileReader) waitTime(at endStatus) time.Duration {
+	p := fr.p
+	if p.polling.Load() {
+		return fr.backoff // 5 ms, doubling up to the poll interval
+	}
+	// inotify wakes the reader when the file is written; the timer is for
+	// what is due without a write, and a rare safety check.
+	wait := p.safetyInterval()
+	if _, pending := fr.j.Pending(); pending {
+		wait = min(wait, p.cfg.MultilineTimeout-at.idle)
+	}
+	if at.deleted || !at.matched || at.name != p.active {
+		wait = min(wait, p.cfg.RotateWait-at.idle)
+	}
+	return max(wait, time.Millisecond)
+}
+
+// waitForData waits for d, or until inotify reports the file written, and
+// then checks the file (see checkChanged), starting it again from 0 when it
+// was truncated or rewritten meanwhile. A safety check that finds data
+// inotify did not report, twice in a row, switches every reader to
+// polling. It reports false when the send context ended.
+func (fr *fileReader) waitForData(ctx context.Context, d time.Duration) bool {
+	p := fr.p
+	fullWait := d == p.safetyInterval()
+	ok, woken := fr.wait(ctx, d)
+	if !ok {
+		return false
+	}
+	fr.backoff = min(fr.backoff*2, p.cfg.PollInterval)
+	restarted, grew := fr.checkChanged(woken)
+	switch {
+	case woken || p.polling.Load():
+		fr.silent = 0
+	case grew && fullWait:
+		if fr.silent++; fr.silent >= 2 {
+			p.pollingFallback(fr.name)
+		}
+	}
+	if restarted {
+		return fr.truncationPause(ctx)
+	}
+	return true
 }
 
 // markDeletable marks a fully read file whose name is a rotation of the
@@ -328,155 +370,6 @@ func (fr *fileReader) markDeletable(name string) {
 		fr.fl.toDelete = true
 		p.mu.Unlock()
 	}
-}
-
-// checkChanged runs after a wait, before reading again: when inotify
-// reported a write, or the file's size or modification time moved, it
-// checks that the file still holds what was read (it may have been
-// truncated and refilled past the read position between two reads), and
-// starts it again from 0 when it does not. It reports whether the file was
-// restarted, and whether it changed at all.
-func (fr *fileReader) checkChanged(written bool) (restarted, changed bool) {
-	fi, err := fr.f.Stat()
-	if err != nil {
-		return false, false // the read that follows reports it
-	}
-	if !written && fi.Size() == fr.seenSize && fi.ModTime().Equal(fr.seenMtime) {
-		// Nothing reported and nothing moved. (When inotify reports a
-		// write, the content is checked whatever size and time say: a
-		// truncation refilled to the same size within one tick of the
-		// kernel's coarse clock leaves both as they were.)
-		return false, false
-	}
-	fr.seenSize, fr.seenMtime = fi.Size(), fi.ModTime()
-	if fi.Size() < fr.r.Offset() {
-		if fr.partialCut(fi.Size()) {
-			return false, true
-		}
-		fr.truncatedTo(fi.Size(), "truncated")
-		return true, true
-	}
-	fl := fr.fl
-	fl.mu.Lock()
-	reason, err := contentChangedLocked(fl, fr.f, fi.Size())
-	fl.mu.Unlock()
-	if err != nil {
-		return false, true
-	}
-	if reason == "" {
-		fr.partialRewritten()
-		return false, true
-	}
-	fr.truncatedTo(fi.Size(), reason)
-	return true, true
-}
-
-// partialRewritten checks the held-back partial line against the file: when
-// the writer cut it back and wrote something else in its place (applib does
-// so after a failed write), reading resumes at the line's start, so the
-// fragment never joins the next record.
-func (fr *fileReader) partialRewritten() {
-	start, ok := fr.r.Partial()
-	if !ok {
-		return
-	}
-	held := fr.r.PartialTail(tail.TailSize)
-	if len(held) == 0 {
-		return
-	}
-	buf := make([]byte, len(held))
-	n, _ := fr.f.ReadAt(buf, fr.r.Offset()-int64(len(held)))
-	if n == len(held) && string(buf) == string(held) {
-		return
-	}
-	fr.r.Reset(start)
-}
-
-// partialCut handles a file cut back no further than the start of the
-// partial line held: the writer removed a fragment it could not complete
-// (applib does so after a failed write). Reading resumes at that line's
-// start; what was read before it stands. It reports whether that was the
-// case.
-func (fr *fileReader) partialCut(size int64) bool {
-	start, ok := fr.r.Partial()
-	if !ok || size < start {
-		return false
-	}
-	fl := fr.fl
-	fl.mu.Lock()
-	reason, err := contentChangedLocked(fl, fr.f, size)
-	fl.mu.Unlock()
-	if err != nil || reason != "" {
-		return false
-	}
-	fr.r.Reset(start)
-	return true
-}
-
-// truncationPause waits, when the file keeps being truncated, before it is
-// read again; it reports false when the send context ended meanwhile.
-func (fr *fileReader) truncationPause(ctx context.Context) bool {
-	now := time.Now()
-	if now.Sub(fr.truncFrom) > truncWindow {
-		fr.truncFrom, fr.truncs = now, 0
-	}
-	fr.truncs++
-	if fr.truncs < truncBurst {
-		return true
-	}
-	fr.truncPause = min(max(2*fr.truncPause, truncMinBackoff), truncMaxBackoff)
-	p := fr.p
-	p.m.truncBackoffs.Inc()
-	p.log.Warn("log file keeps being truncated; leaving it alone before reading it again",
-		"file", fr.name, "truncations", fr.truncs, "within", now.Sub(fr.truncFrom).Round(time.Millisecond).String(),
-		"pause", fr.truncPause.String())
-	ok := fr.pause(ctx, fr.truncPause)
-	fr.truncFrom, fr.truncs = time.Now(), 0
-	return ok
-}
-
-// pause gives the read slot back, waits for d (or until ctx ends), and
-// takes a slot again behind the readers already waiting for one, so that
-// other files are read meanwhile. It reports false when no slot could be
-// had before the send context ended (a shutdown that timed out).
-func (fr *fileReader) pause(ctx context.Context, d time.Duration) bool {
-	p := fr.p
-	p.slots.release()
-	*fr.held = false
-	if d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-		}
-	}
-	return fr.reacquire()
-}
-
-// wait is pause at the end of the file: it also ends when inotify reports
-// the file written, and reports whether that is what woke it.
-func (fr *fileReader) wait(ctx context.Context, d time.Duration) (ok, woken bool) {
-	fr.p.slots.release()
-	*fr.held = false
-	t := time.NewTimer(d)
-	select {
-	case <-fr.fl.wake:
-		woken = true
-	case <-t.C:
-	case <-ctx.Done():
-	}
-	t.Stop()
-	return fr.reacquire(), woken
-}
-
-// reacquire takes a read slot again after a pause.
-func (fr *fileReader) reacquire() bool {
-	if fr.p.slots.acquire(fr.ctx) != nil {
-		return false
-	}
-	*fr.held = true
-	return true
 }
 
 func (fr *fileReader) takeFingerprint() {
@@ -497,25 +390,6 @@ func (fr *fileReader) takeFingerprint() {
 	fr.fl.mu.Unlock()
 }
 
-// truncatedTo handles a file cut below what was read, or rewritten in place
-// (copy-truncate): what was read of the old content stays handed out, the
-// old generation is remembered (so that a copy of it is not read again),
-// and reading starts again at 0.
-func (fr *fileReader) truncatedTo(size int64, reason string) {
-	p, fl := fr.p, fr.fl
-	p.log.Info("log file truncated or rewritten; reading it from the start", "file", fr.name, "reason", reason,
-		"size", size, "offset", fr.r.Offset())
-	p.m.truncations.Inc()
-	fr.j.Flush(fr.emitFn)
-	fr.flush()
-	fr.r.Reset(0)
-	fr.emittedEnd, fr.sentEnd = 0, 0
-	fl.mu.Lock()
-	fl.endGenerationLocked()
-	fl.mu.Unlock()
-	p.wantRescan() // a held copy of the old content may now be resolved
-}
-
 // finish hands out the held-back record, and the held-back partial line
 // unless the sidecar is shutting down: a partial line at shutdown stays in
 // the file, before the checkpoint, so that when only the sidecar restarts
@@ -524,207 +398,11 @@ func (fr *fileReader) truncatedTo(size int64, reason string) {
 // volume; DESIGN.md lists it.)
 func (fr *fileReader) finish(shutdown bool) {
 	if !shutdown {
-		fr.r.FlushPartial(fr.lineFn)
-	}
-	fr.j.Flush(fr.emitFn)
-	fr.flush()
-}
-
-func (fr *fileReader) onLine(line []byte, start, end int64, truncated bool) {
-	fr.lines++
-	fr.j.Add(line, start, end, truncated, fr.emitFn)
-}
-
-func (fr *fileReader) onRecord(text []byte, start, end int64, lines int, truncated bool) {
-	if b := fr.cur; lines > 0 && b != nil && b.sb.Pod != fr.podOf {
-		fr.flush() // the pod identity changed: its records start the next batch (see sink.Batch.Pod)
-	}
-	if b := fr.cur; lines > 0 && b != nil {
-		if need := len(b.arena) + recordEstimate(text, fr.pod, fr.name); need > cap(b.arena) {
-			if len(b.sb.Records) > 0 && cap(b.arena) >= fr.batchBytes {
-				fr.flush() // the record would outgrow a full-size arena: it starts the next batch
-			} else {
-				b.grow(need, fr.batchBytes+arenaSlack)
-			}
+		if line := fr.r.Flush(); line != nil {
+			fr.join(line)
 		}
 	}
-	fr.emittedEnd = end
-	if lines == 0 {
-		return // a blank line: consumed, no record
-	}
-	if !fr.fl.fpSet {
-		fr.takeFingerprint() // before the first record, which carries the file's identity
-	}
-	b := fr.cur
-	if b == nil {
-		b = fr.startBatch()
-	}
-	in := parse.Input{Text: text, Lines: lines, File: fr.name, Offset: start, ReadTime: fr.readTime, Truncated: truncated}
-	n, oldCap := len(b.arena), cap(b.arena)
-	var res parse.Result
-	b.arena, res = fr.parser.Append(b.arena, &in, fr.pod)
-	if res.Dropped {
-		// issue 14: dropped on purpose by a rule (parse.Options.Shape). It
-		// adds no record, but emittedEnd (set above) moves the checkpoint
-		// over it: delivered as dropped, never read again.
-		b.arena = b.arena[:n]
-		fr.dropped++
-		return
-	}
-	b.add(n, oldCap, res.Time, start, end)
-	b.sb.Records[len(b.sb.Records)-1].ReadTime = fr.readTime // OTLP's observed time
-	fr.byFormat[res.Format]++
-	if res.ParseError {
-		fr.parseErrs[res.Detected]++
-	}
-	if truncated {
-		fr.truncated++
-	}
-	fr.typeErrs += res.TypeErrors
-	if len(b.sb.Records) >= maxBatchRecords || len(b.arena) >= fr.batchBytes {
-		fr.flush()
-	}
-}
-
-// Arena sizes: a batch's arena starts at minArena and doubles as records
-// need, up to the batch size plus arenaSlack, so that the record that fills
-// a batch usually fits without growing it again. Pooled arenas keep their
-// size, so a busy file's batches stop growing after the first few.
-const (
-	minArena   = 32 << 10
-	arenaSlack = 16 << 10
-)
-
-// startBatch starts the current batch, first taking a batch's worth of the
-// memory budget (waiting while it is spent), so that records are never
-// encoded beyond the bound: the budget covers batches being filled as well
-// as those handed out. flush settles the reservation to the batch's size.
-func (fr *fileReader) startBatch() *batch {
-	reserved := 0
-	if fr.p.budget.acquire(fr.ctx, fr.batchBytes) == nil {
-		reserved = fr.batchBytes
-	}
-	b := fr.p.getBatch(fr.fl, min(minArena, fr.batchBytes+arenaSlack))
-	b.reserved = reserved
-	b.sb.Pod = fr.podOf
-	fr.cur = b
-	return b
-}
-
-// recordEstimate is about the size of the record encoded from text: the
-// text, the pod metadata and the record's own fields. Escapes may make it
-// larger; the arena then grows.
-func recordEstimate(text, pod []byte, file string) int {
-	return len(text) + len(pod) + len(file) + 256
-}
-
-// flush hands the current batch to the sink, waiting for memory budget
-// first. A batch the sink does not take (the send context ended) is never
-// acknowledged, so the checkpoint stays before it.
-func (fr *fileReader) flush() {
-	p, fl := fr.p, fr.fl
-	b := fr.cur
-	if b == nil && fr.emittedEnd == fr.sentEnd {
-		return
-	}
-	if b == nil {
-		b = p.getBatch(fl, 0)
-	}
-	fr.cur = nil
-	b.end = fr.emittedEnd
-	fr.sentEnd = b.end
-	b.seal()
-	held := b.reserved
-	b.reserved = 0
-	fr.noteEnd(b)
-	fl.track(b)
-	fr.addStats()
-	if b.records == 0 {
-		p.budget.resize(held, 0)
-		b.complete()
-		return
-	}
-	if held > 0 {
-		p.budget.resize(held, b.bytes)
-	} else if err := p.budget.acquire(fr.ctx, b.bytes); err != nil {
-		return
-	}
-	for {
-		err := p.sink.Send(fr.ctx, b.sb)
-		if err == nil {
-			return
-		}
-		if fr.ctx.Err() != nil {
-			p.budget.release(b.bytes)
-			return
-		}
-		p.log.Error("sink refused a batch; retrying", "file", fr.name, "err", err)
-		t := time.NewTimer(time.Second)
-		select {
-		case <-t.C:
-		case <-fr.ctx.Done():
-			t.Stop()
-		}
-	}
-}
-
-// noteEnd takes the tail fingerprint of the bytes just before the batch's
-// end, and lets the file's head fingerprint grow over what has been read,
-// up to tail.FingerprintSize: both are what a later check compares to tell
-// the file from one rewritten in its place.
-func (fr *fileReader) noteEnd(b *batch) {
-	if b.end <= 0 {
-		return
-	}
-	if t, err := tail.TailAt(fr.f, b.end); err == nil {
-		b.tail = t
-	}
-	fl := fr.fl
-	fl.mu.Lock()
-	grow := fl.fpSet && fl.fp.Len < tail.FingerprintSize && b.end > int64(fl.fp.Len)
-	fl.mu.Unlock()
-	if !grow {
-		return
-	}
-	var fp tail.Fingerprint
-	if head := fr.r.Head(); int64(len(head)) >= min(b.end, tail.FingerprintSize) {
-		fp = tail.FingerprintOf(head[:min(b.end, int64(len(head)))])
-	} else if got, err := tail.ReadFingerprint(fr.f, int(min(b.end, tail.FingerprintSize))); err == nil {
-		fp = got
-	} else {
-		return
-	}
-	fl.mu.Lock()
-	fl.fp = fp
-	fl.mu.Unlock()
-}
-
-func (fr *fileReader) addStats() {
-	m := fr.p.m
-	if fr.lines > 0 {
-		m.linesRead.Add(float64(fr.lines))
-	}
-	if fr.bytesRead > 0 {
-		m.bytesRead.Add(float64(fr.bytesRead))
-		fr.p.bytesRead.Add(int64(fr.bytesRead))
-	}
-	for f := parse.FormatJSON; f <= parse.FormatPlain; f++ {
-		if n := fr.byFormat[f]; n > 0 {
-			m.records.WithLabelValues(f.String()).Add(float64(n))
-		}
-		if n := fr.parseErrs[f]; n > 0 {
-			m.parseErrors.WithLabelValues(f.String()).Add(float64(n))
-		}
-	}
-	if fr.truncated > 0 {
-		m.truncated.Add(float64(fr.truncated))
-	}
-	if fr.typeErrs > 0 {
-		m.typeErrors.Add(float64(fr.typeErrs))
-	}
-	if fr.dropped > 0 {
-		m.dropped.Add(float64(fr.dropped)) // issue 14
-	}
-	fr.lines, fr.bytesRead, fr.truncated, fr.typeErrs, fr.dropped = 0, 0, 0, 0, 0
-	fr.byFormat, fr.parseErrs = [4]int{}, [4]int{}
+	fr.j.Release()
+	fr.takeRecords()
+	fr.handOff()
 }

@@ -73,22 +73,20 @@ func (p *Pipeline) scan(ctx, sendCtx context.Context, entries map[tail.Identity]
 			e, hasEntry := entries[fl.id]
 			switch {
 			case hasEntry:
-				fl.committed, fl.readEnd = e.Offset, e.Offset
 				fid, head, _ := tail.FromEntry(e) // usableEntries kept only entries it accepts
 				fl.fp, fl.fpSet = head, true
 				fl.setFileID(fid)
-				fl.landed = e.Landed
+				var before tail.Fingerprint
 				if e.TailLen > 0 {
-					t, _ := tail.ParseFingerprint(e.TailLen, e.Tail) // checked by usableEntries too
-					fl.tail, fl.tailSet = t, true
-					fl.committedTail = fl.tail
+					before, _ = tail.ParseFingerprint(e.TailLen, e.Tail) // checked by usableEntries too
 				}
+				fl.acks.resume(e.Offset, before, e.Landed)
 			case firstStart && entries != nil && p.cfg.StartAtEnd:
-				fl.committed, fl.readEnd = fl.size, fl.size
+				fl.acks.resume(fl.size, tail.Fingerprint{}, nil)
 			case p.holdIfCopyLocked(fl):
 				continue // placed by resolveCopiesLocked below
 			}
-			p.log.Info("tracking log file", "path", fl.path, "offset", fl.committed)
+			p.log.Info("tracking log file", "path", fl.path, "offset", fl.acks.committed)
 			p.startLocked(ctx, sendCtx, fl)
 			continue
 		}
@@ -114,7 +112,7 @@ func (p *Pipeline) scan(ctx, sendCtx context.Context, entries map[tail.Identity]
 		fl.size, fl.mtime = fd.Size, fd.ModTime
 		if fl.state == stateDormant {
 			fl.mu.Lock()
-			readEnd := fl.readEnd
+			readEnd := fl.acks.readEnd
 			fl.mu.Unlock()
 			if fd.Size != readEnd || changed {
 				p.startLocked(ctx, sendCtx, fl)
@@ -300,7 +298,7 @@ func (p *Pipeline) resolveCopiesLocked(ctx, sendCtx context.Context) {
 			}
 		}
 		n.copyOf = nil
-		n.committed, n.readEnd = start, start
+		n.acks.resume(start, tail.Fingerprint{}, nil)
 		if start > 0 {
 			p.m.copiesSkipped.Add(float64(start))
 			p.log.Info("reading a copy of a log file (copytruncate) after what was read from the original",

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"sync/atomic"
+	"time"
 )
 
 // slots bounds how many files are read at the same time
@@ -42,3 +43,47 @@ func (s *slots) release() { <-s.ch }
 
 // contended reports whether a reader is waiting for a slot.
 func (s *slots) contended() bool { return s.waiting.Load() > 0 }
+
+// pause gives the read slot back, waits for d (or until ctx ends), and
+// takes a slot again behind the readers already waiting for one, so that
+// other files are read meanwhile. It reports false when no slot could be
+// had before the send context ended (a shutdown that timed out).
+func (fr *fileReader) pause(ctx context.Context, d time.Duration) bool {
+	p := fr.p
+	p.slots.release()
+	*fr.held = false
+	if d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+	return fr.reacquire()
+}
+
+// wait is pause at the end of the file: it also ends when inotify reports
+// the file written, and reports whether that is what woke it.
+func (fr *fileReader) wait(ctx context.Context, d time.Duration) (ok, woken bool) {
+	fr.p.slots.release()
+	*fr.held = false
+	t := time.NewTimer(d)
+	select {
+	case <-fr.fl.wake:
+		woken = true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	t.Stop()
+	return fr.reacquire(), woken
+}
+
+// reacquire takes a read slot again after a pause.
+func (fr *fileReader) reacquire() bool {
+	if fr.p.slots.acquire(fr.ctx) != nil {
+		return false
+	}
+	*fr.held = true
+	return true
+}

@@ -10,9 +10,11 @@
 // [Scan] lists the files of a directory that match the include pattern and
 // not the exclude pattern; [Watch] runs github.com/radovskyb/watcher over the
 // directory and signals when files appear, vanish or are renamed, so the
-// caller rescans. A [Reader] reads one open file from an offset and hands
-// out complete lines with their byte ranges; a last line with no newline yet
-// is held back, and a line longer than the limit is cut and marked.
+// caller rescans. A [Reader] reads one open file from an offset; it is
+// pulled ([Reader.Fill] reads, [Reader.Next] returns the complete lines with
+// their byte ranges), and waiting for more is left to the caller. A last
+// line with no newline yet is held back, and a line longer than the limit
+// is cut and marked.
 //
 // See sidecar/internal/pipeline/DESIGN.md for how rotation, truncation and
 // deletion are handled on top of these parts.
