@@ -73,7 +73,7 @@ func TestLabelsAndTopicComeFromOnePodRead(t *testing.T) {
 		LogDir: dir, StateDir: filepath.Join(dir, ".loglet"), Include: "*.log", ActiveFile: "app.log",
 		PollInterval: 20 * time.Millisecond, RotateWait: 150 * time.Millisecond,
 		MultilineTimeout: 100 * time.Millisecond, CheckpointInterval: 50 * time.Millisecond,
-		ShutdownTimeout: 5 * time.Second, MaxLineBytes: 1 << 20, MaxOpenFiles: 4, MaxBufferBytes: 8 << 20,
+		ShutdownTimeout: 5 * time.Second, MaxLineBytes: 1 << 20, MaxOpenFiles: 4, MaxBufferBytes: 8 << 20, KeepGOMAXPROCS: true,
 	}, ks, pods, log, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)

@@ -74,6 +74,9 @@ type Config struct {
 	// is reported with every other problem; nil when LOGLET_HTTP_ADDR is
 	// set but empty. The caller owns it.
 	HTTPListener net.Listener
+	// UserGOMAXPROCS tells that the GOMAXPROCS environment variable is set:
+	// the pipeline then leaves the scheduler's processors alone.
+	UserGOMAXPROCS bool
 
 	fieldTypes map[string]parse.Type
 	location   *time.Location
@@ -100,6 +103,7 @@ func load(environ []string, listen func(addr string) (net.Listener, error)) (*Co
 	errs := unknownVariables(env)
 	errs = append(errs, decode(env, &cfg, failed)...)
 	cfg.Pod = podinfo.ReadEnv(env.lookup)
+	_, cfg.UserGOMAXPROCS = env["GOMAXPROCS"]
 	errs = append(errs, cfg.validate(failed)...)
 	errs = append(errs, cfg.check(failed)...)
 	if cfg.HTTPAddr != "" && !failed["LOGLET_HTTP_ADDR"] {
@@ -403,8 +407,8 @@ func (c *Config) Pipeline(pod *podinfo.Pod) pipeline.Config {
 		PollInterval: c.PollInterval, Coalesce: c.ReadCoalesce, RotateWait: c.RotateWait, MultilineTimeout: c.MultilineTimeout,
 		CheckpointInterval: c.CheckpointInterval, ShutdownTimeout: c.ShutdownTimeout,
 		MaxLineBytes: int(c.MaxLineBytes), MaxOpenFiles: c.MaxOpenFiles, MaxBufferBytes: int(c.MaxBufferBytes),
-		DeleteShipped: c.DeleteShipped,
-		PodOwned:      strings.Contains(c.Include, "{pod}"),
+		DeleteShipped: c.DeleteShipped, KeepGOMAXPROCS: c.UserGOMAXPROCS,
+		PodOwned: strings.Contains(c.Include, "{pod}"),
 		Parse: parse.Options{FieldTypes: c.fieldTypes, Location: c.location,
 			RawLevels: !c.NormalizeLevels, Multiline: c.multiline},
 	}

@@ -35,7 +35,7 @@ func TestDefaults(t *testing.T) {
 	if pc.LogDir != dir || pc.StateDir != dir+"/.loglet" || pc.Include != "*.log" ||
 		pc.ActiveFile != "web-1.log" || pc.StartAtEnd || pc.PollInterval != 250*time.Millisecond ||
 		pc.MaxLineBytes != 1<<20 || pc.MaxBufferBytes != 8<<20 || pc.ShutdownTimeout != 25*time.Second ||
-		pc.DeleteShipped || pc.Parse.Location != time.UTC {
+		pc.DeleteShipped || pc.Parse.Location != time.UTC || pc.Coalesce != 250*time.Millisecond || pc.KeepGOMAXPROCS {
 		t.Errorf("defaults: %+v", pc)
 	}
 	if cfg.Kafka.Topic != "logs.{namespace}" || cfg.Kafka.BatchBytes != 1<<20 || cfg.Kafka.MaxMessageBytes != 1<<20 {
@@ -51,6 +51,17 @@ func TestDefaults(t *testing.T) {
 	}
 	if cfg.HTTPListener == nil || cfg.HTTPAddr != "127.0.0.1:0" {
 		t.Errorf("HTTP: %q %v", cfg.HTTPAddr, cfg.HTTPListener)
+	}
+}
+
+// A GOMAXPROCS in the environment is the user's: the pipeline keeps it.
+func TestUserGOMAXPROCSIsKept(t *testing.T) {
+	cfg, err := Load([]string{"LOGLET_SINK=stdout", "POD_NAME=web-1", "LOGLET_LOG_DIR=" + t.TempDir(), "LOGLET_HTTP_ADDR=", "GOMAXPROCS=2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pc := cfg.Pipeline(podinfo.New(cfg.Pod, nil, nil)); !pc.KeepGOMAXPROCS {
+		t.Error("KeepGOMAXPROCS = false with GOMAXPROCS set")
 	}
 }
 

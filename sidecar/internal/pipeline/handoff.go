@@ -100,7 +100,13 @@ func recordEstimate(text, pod []byte, file string) int {
 // first, and retrying while the sink refuses it. A batch the sink does not
 // take (the send context ended) is never acknowledged, so the checkpoint
 // stays before it.
-func (fr *fileReader) handOff() {
+func (fr *fileReader) handOff() { fr.handOffAs(false) }
+
+// handOffFinal is handOff at the end of the file's data: the batch is
+// marked final (sink.Batch.Final), so the sink sends it without lingering.
+func (fr *fileReader) handOffFinal() { fr.handOffAs(true) }
+
+func (fr *fileReader) handOffAs(final bool) {
 	p, fl := fr.p, fr.fl
 	b := fr.cur
 	if b == nil && fr.emittedEnd == fr.sentEnd {
@@ -110,6 +116,7 @@ func (fr *fileReader) handOff() {
 		b = p.getBatch(fl, 0)
 	}
 	fr.cur = nil
+	b.sb.Final = final
 	b.end = fr.emittedEnd
 	fr.sentEnd = b.end
 	b.seal()

@@ -54,6 +54,7 @@ type Config struct {
 	MaxOpenFiles       int           // files read at once
 	MaxBufferBytes     int           // unacknowledged record bytes before reading pauses
 	DeleteShipped      bool          // remove rotated files once acknowledged
+	KeepGOMAXPROCS     bool          // GOMAXPROCS is the user's: do not run on one processor while keeping up (see procs)
 	PodOwned           bool          // only the active file and its rotations match ({pod} in Include, on a shared directory)
 	ReadBack           ReadBacker    // after a stop that was not clean, asked what already landed; nil: nothing is read back
 	Parse              parse.Options // field types and default zone
@@ -91,6 +92,7 @@ type Pipeline struct {
 	// system sends events, so the safety checks can be rare.
 	writesSeen atomic.Bool
 	rescans    atomic.Int32 // timed rescans so far, up to 4: see safetyInterval
+	procs      *procs       // one scheduler processor while the readers keep up
 	// safetyBase is the first safety interval (zero: 5 s), and watchWrites
 	// starts the inotify watch for writes (nil: tail.NewNotifier); tests
 	// set them to find out a file system that reports no writes quickly.
@@ -154,6 +156,7 @@ func New(cfg Config, s Sink, pods PodSource, log *slog.Logger, reg prometheus.Re
 		store:   checkpoint.Store{Dir: cfg.StateDir},
 		budget:  newBudget(cfg.MaxBufferBytes),
 		slots:   newSlots(cfg.MaxOpenFiles),
+		procs:   newProcs(cfg.KeepGOMAXPROCS, time.Now()),
 		matcher: m,
 		active:  cfg.ActiveFile,
 		changed: make(chan struct{}, 1),

@@ -118,6 +118,7 @@ func newEnv(t *testing.T, dir string, mutate func(*Config)) *env {
 		MultilineTimeout: 100 * time.Millisecond, CheckpointInterval: 50 * time.Millisecond,
 		ShutdownTimeout: 5 * time.Second,
 		MaxLineBytes:    1 << 20, MaxOpenFiles: 16, MaxBufferBytes: 8 << 20,
+		KeepGOMAXPROCS: true, // the test process's scheduler is not the pipeline's to switch
 	}
 	if mutate != nil {
 		mutate(&cfg)

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,5 +63,29 @@ func TestProcsUserSet(t *testing.T) {
 	}
 	if !c.off {
 		t.Error("controller on although GOMAXPROCS is set")
+	}
+}
+
+// The readers report to the controller: a small write read in one go is
+// kept up with (the scheduler narrows once nothing was busy for a while);
+// a backlog (more than one read's worth) widens it.
+func TestReadersReportToProcs(t *testing.T) {
+	var mu sync.Mutex
+	var got []bool
+	e := newEnv(t, "", nil)
+	e.prepare = func(p *Pipeline) {
+		p.procs = &procs{set: func(wide bool) { mu.Lock(); got = append(got, wide); mu.Unlock() },
+			wide: true, lastBusy: time.Now().Add(-time.Hour)}
+	}
+	e.start()
+	e.write("app.log", jsonLines(0, 10))
+	e.waitRecords(10)
+	e.write("app.log", jsonLines(10, 5000)) // far more than one read of tail.DefaultReadSize
+	e.waitRecords(5010)
+	e.stop()
+	mu.Lock()
+	defer mu.Unlock()
+	if diff := cmp.Diff([]bool{false, true}, got); diff != "" {
+		t.Errorf("switches (-want +got):\n%s", diff)
 	}
 }

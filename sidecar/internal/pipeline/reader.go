@@ -46,6 +46,7 @@ type fileReader struct {
 	readTime   time.Time
 	batchBytes int
 
+	reads    int           // reads in a row that found data
 	lastData time.Time     // when the last read found data
 	backoff  time.Duration // polling: the next wait at the end of the file
 	silent   int           // safety checks in a row that found data inotify did not report
@@ -204,6 +205,9 @@ func (fr *fileReader) loop(ctx context.Context) fileState {
 		if n > 0 {
 			fr.bytesRead += n
 			fr.lastData, fr.backoff = fr.readTime, minBackoff
+			if fr.reads++; fr.reads == 2 {
+				p.procs.busy(fr.readTime) // a backlog: more came than one read took
+			}
 			if ctx.Err() == nil && p.slots.contended() {
 				// Another file waits for a slot: hand out what was read
 				// and queue behind it.
@@ -216,8 +220,13 @@ func (fr *fileReader) loop(ctx context.Context) fileState {
 			continue // (at shutdown too: read to the current end before stopping)
 		}
 
-		// At the end of the file: hand off what was read.
-		fr.handOff()
+		// At the end of the file: hand off what was read, to be sent
+		// without lingering for more.
+		if fr.reads == 1 {
+			p.procs.keptUp(fr.readTime)
+		}
+		fr.reads = 0
+		fr.handOffFinal()
 		if ctx.Err() != nil {
 			fr.finish(true)
 			return stateDormant
