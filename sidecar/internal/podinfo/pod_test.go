@@ -105,10 +105,7 @@ func TestSourceReloads(t *testing.T) {
 	if diff := cmp.Diff(map[string]string{"app": "a"}, s.Pod().Labels); diff != "" {
 		t.Fatal(diff)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- s.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runSource(t, s)
 
 	write("labels", "app=\"b\"\nversion=\"2\"\n")
 	write("annotations", "note=\"x\"\n")
@@ -153,6 +150,15 @@ func kubeletWrite(t *testing.T, dir string, files map[string]string) {
 	}
 }
 
+// runSource runs s until the test ends.
+func runSource(t *testing.T, s *Source) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
 // waitLabel waits until s's pod has label app=want.
 func waitLabel(t *testing.T, s *Source, want string) {
 	t.Helper()
@@ -174,10 +180,7 @@ func TestSourceWatchesKubeletUpdates(t *testing.T) {
 	if err := s.Load(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- s.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runSource(t, s)
 	time.Sleep(50 * time.Millisecond) // the watch is in place
 	for _, app := range []string{"b", "c"} {
 		kubeletWrite(t, dir, map[string]string{"labels": "app=\"" + app + "\"\n", "annotations": "note=\"x\"\n"})
@@ -194,10 +197,7 @@ func TestSourcePollsWithoutWatch(t *testing.T) {
 		if err := s.Load(); err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error)
-		go func() { done <- s.Run(ctx) }()
-		defer func() { cancel(); <-done }()
+		runSource(t, s)
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -214,10 +214,7 @@ func TestSourcePollsWithoutWatch(t *testing.T) {
 		if err := s.Load(); err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error)
-		go func() { done <- s.Run(ctx) }()
-		defer func() { cancel(); <-done }()
+		runSource(t, s)
 		time.Sleep(50 * time.Millisecond) // the watch is in place
 		if err := os.RemoveAll(dir); err != nil {
 			t.Fatal(err)
