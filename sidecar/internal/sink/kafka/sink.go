@@ -402,8 +402,13 @@ func (s *Sink) deliver(ctx context.Context) {
 			}
 		}
 		s.failed(kind, err, rt.topic)
-		if kind == kindLeader || kind == kindTimeout || kind == kindNetwork {
-			s.closeTransport() // fetch fresh metadata; leave no answer pending on a connection
+		if kind != kindTooLarge {
+			// Fetch fresh metadata, and leave no answer pending on a
+			// connection: kafka-go keeps a failed metadata answer (a
+			// refused password, a denied topic) until its TTL, minutes,
+			// and the fix (a Secret updated, an ACL granted) must show at
+			// the next attempt.
+			s.closeTransport()
 		}
 		t := time.NewTimer(s.backoff(attempt))
 		select {
@@ -801,6 +806,7 @@ func (s *Sink) check(parent context.Context) (ok bool) {
 	case parent.Err() == nil:
 		kind, err := s.classify(err)
 		s.failed(kind, err, rt.topic)
+		s.closeTransport() // the next check starts afresh (see deliver)
 	}
 	return err == nil
 }
