@@ -38,18 +38,7 @@ func parseTimestamp(s []byte, loc *time.Location) (t time.Time, n int) {
 	if sec == 60 { // leap second: clamp, as time.Parse would reject it
 		sec = 59
 	}
-	i := 19
-	nsec := 0
-	if i < len(s) && (s[i] == '.' || s[i] == ',') && i+1 < len(s) && isDigit(s[i+1]) {
-		i++
-		scale := 100000000
-		for ; i < len(s) && isDigit(s[i]); i++ {
-			if scale > 0 {
-				nsec += int(s[i]-'0') * scale
-				scale /= 10
-			}
-		}
-	}
+	nsec, i := fraction(s, 19)
 	zoned := false
 	offset := 0
 	if i+6 <= len(s) && s[i] == ' ' && (s[i+1] == '+' || s[i+1] == '-') && isDigit(s[i+2]) {
@@ -226,6 +215,23 @@ func appendTimestamp(dst []byte, t time.Time) []byte {
 	return append(dst, 'Z')
 }
 
+// fraction parses an optional fraction of a second at s[i:]: '.' or ','
+// and at least one digit, of which the first nine count. It returns the
+// nanoseconds and the index after the fraction (i when there is none).
+func fraction(s []byte, i int) (nsec, next int) {
+	if i+1 >= len(s) || (s[i] != '.' && s[i] != ',') || !isDigit(s[i+1]) {
+		return 0, i
+	}
+	i++
+	for scale := 100000000; i < len(s) && isDigit(s[i]); i++ {
+		if scale > 0 {
+			nsec += int(s[i]-'0') * scale
+			scale /= 10
+		}
+	}
+	return nsec, i
+}
+
 // parseClock parses a time of day at the start of s, "15:04:05" with an
 // optional fraction after '.' or ',' (logback's and log4j2's default
 // HH:mm:ss.SSS), followed by the end of s or a space. It returns the time
@@ -241,18 +247,7 @@ func parseClock(s []byte) (d time.Duration, n int) {
 	if !ok1 || !ok2 || !ok3 || hour > 23 || minute > 59 || sec > 59 {
 		return 0, 0
 	}
-	i := 8
-	nsec := 0
-	if i+1 < len(s) && (s[i] == '.' || s[i] == ',') && isDigit(s[i+1]) {
-		i++
-		scale := 100000000
-		for ; i < len(s) && isDigit(s[i]); i++ {
-			if scale > 0 {
-				nsec += int(s[i]-'0') * scale
-				scale /= 10
-			}
-		}
-	}
+	nsec, i := fraction(s, 8)
 	if i < len(s) && s[i] != ' ' {
 		return 0, 0
 	}
