@@ -58,29 +58,11 @@ func parseTimestamp(s []byte, loc *time.Location) (t time.Time, n int) {
 			zoned = true
 			i++
 		case c == '+' || c == '-':
-			var oh, om int
-			var ok bool
-			switch {
-			case i+6 <= len(s) && s[i+3] == ':':
-				oh, ok1 = digits(s[i+1 : i+3])
-				om, ok2 = digits(s[i+4 : i+6])
-				ok = ok1 && ok2
-				if ok {
-					i += 6
-				}
-			case i+5 <= len(s):
-				oh, ok1 = digits(s[i+1 : i+3])
-				om, ok2 = digits(s[i+3 : i+5])
-				ok = ok1 && ok2
-				if ok {
-					i += 5
-				}
-			}
-			if ok {
+			if oh, om, n, ok := zoneDigits(s[i:]); ok {
 				if oh > 23 || om > 59 {
 					return time.Time{}, 0
 				}
-				zoned = true
+				zoned, i = true, i+n
 				offset = oh*3600 + om*60
 				if c == '-' {
 					offset = -offset
@@ -99,8 +81,18 @@ func parseTimestamp(s []byte, loc *time.Location) (t time.Time, n int) {
 	return t.UTC(), i
 }
 
-// zoneOffset reads "+HH:MM" or "+HHMM" (either sign) at the start of s.
+// zoneOffset reads a valid "+HH:MM" or "+HHMM" (either sign) at the start
+// of s.
 func zoneOffset(s []byte) (oh, om, n int, ok bool) {
+	if oh, om, n, ok = zoneDigits(s); !ok || oh > 23 || om > 59 {
+		return 0, 0, 0, false
+	}
+	return oh, om, n, true
+}
+
+// zoneDigits reads the digits of "+HH:MM" or "+HHMM" (either sign) at the
+// start of s, without checking their range.
+func zoneDigits(s []byte) (oh, om, n int, ok bool) {
 	var ok1, ok2 bool
 	switch {
 	case len(s) >= 6 && s[3] == ':':
@@ -112,10 +104,7 @@ func zoneOffset(s []byte) (oh, om, n int, ok bool) {
 		om, ok2 = digits(s[3:5])
 		n = 5
 	}
-	if !ok1 || !ok2 || oh > 23 || om > 59 {
-		return 0, 0, 0, false
-	}
-	return oh, om, n, true
+	return oh, om, n, ok1 && ok2
 }
 
 // parseEpoch reads a JSON number as a Unix time in seconds, milliseconds,
