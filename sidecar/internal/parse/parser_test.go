@@ -335,3 +335,18 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	}
 }
+
+// A time of exactly 0001-01-01T00:00:00Z is Go's zero time, which a Result
+// uses for "no time": the record takes the read time, and the field is kept
+// as written (found by FuzzParseLine).
+func TestZeroTimeIsNoTime(t *testing.T) {
+	p := NewParser(Options{})
+	in := Input{Text: []byte(`{"time":"0001-01-01 00:00:00+0000","msg":"m"}`), Lines: 1, File: "f.log", ReadTime: readTime}
+	out, res := p.Append(nil, &in, nil)
+	if !res.Time.Equal(readTime) {
+		t.Errorf("time = %v, want the read time %v", res.Time, readTime)
+	}
+	if !bytes.Contains(out, []byte(`"time":"0001-01-01 00:00:00+0000"`)) {
+		t.Errorf("the time field is not kept as written: %s", out)
+	}
+}

@@ -78,6 +78,11 @@ func parseTimestamp(s []byte, loc *time.Location) (t time.Time, n int) {
 		}
 		t = time.Date(year, time.Month(month), day, hour, minute, sec, nsec, loc)
 	}
+	if t.IsZero() {
+		// 0001-01-01T00:00:00Z is Go's zero time, which stands for "no
+		// time" in a Result: the record takes the read time instead.
+		return time.Time{}, 0
+	}
 	return t.UTC(), i
 }
 
