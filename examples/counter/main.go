@@ -1,5 +1,4 @@
-// Command counter is the example service of the seed post, rewritten with
-// applib: every interval it handles a simulated request and logs its
+// Command counter is a small example service, written with applib: every interval it handles a simulated request and logs its
 // number (count), how long it took (latency_ms) and a text field, as
 // typed fields the loglet sidecar ships to Kafka.
 //

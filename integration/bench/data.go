@@ -31,8 +31,8 @@ var (
 	paths = []string{"/api/v1/cart", "/api/v1/orders", "/healthz", "/api/v1/users/me", "/api/v1/search"}
 )
 
-// generator writes deterministic logrus-style lines like the seed post's
-// app (count, text_sample, file, func, level, msg, time), with varied
+// generator writes deterministic logrus-style lines like examples/counter's
+// (count, text_sample, file, func, level, msg, time), with varied
 // levels, messages and extra fields, padded to about size bytes.
 //
 // Concurrency: a generator is used by one goroutine.

@@ -360,10 +360,10 @@ func printScaled(w io.Writer, fl result, results []result) {
 			continue
 		}
 		times := r.cpuPerMillion() / fl.cpuPerMillion()
-		fmt.Fprintf(w, "\nThe floor took %.2f CPU-s per million lines in this run, %.2f on the machine of the issue's table: "+
+		fmt.Fprintf(w, "\nThe floor took %.2f CPU-s per million lines in this run, %.2f on the reference machine: "+
 			"loglet's %s row is %.1f× the floor, %.2f CPU-s per million lines at that machine's speed "+
 			"(target 2.0, %.1f× the floor; Fluent Bit 4.7, %.1f×).\n",
-			fl.cpuPerMillion(), issueFloor, r.Name, times, times*issueFloor, 2.0/issueFloor, 4.7/issueFloor)
+			fl.cpuPerMillion(), referenceFloor, r.Name, times, times*referenceFloor, 2.0/referenceFloor, 4.7/referenceFloor)
 		return
 	}
 }
