@@ -1,6 +1,7 @@
-// Command counter is a small example service, written with applib: every interval it handles a simulated request and logs its
-// number (count), how long it took (latency_ms) and a text field, as
-// typed fields the loglet sidecar ships to Kafka.
+// Command counter is a small example service, written with applib: every
+// interval it handles a simulated request and logs its number (count), how
+// long it took (latency_ms) and a text field, as typed fields the loglet
+// sidecar ships to Kafka.
 //
 // In a pod it writes to <LOGLET_LOG_DIR>/<POD_NAME>.log in the volume it
 // shares with the sidecar; without LOGLET_LOG_DIR it writes to stdout.
