@@ -23,8 +23,7 @@ import (
 type seqWriter struct {
 	f    *os.File
 	next int
-	stop chan struct{}
-	done sync.WaitGroup
+	background
 	// bytes counts what was written, for the outage test.
 	mu    sync.Mutex
 	bytes int64
@@ -36,7 +35,7 @@ func startSeqWriter(t *testing.T, path string, total, perTick int, tick time.Dur
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &seqWriter{f: f, stop: make(chan struct{})}
+	w := &seqWriter{f: f, background: background{stop: make(chan struct{})}}
 	padding := strings.Repeat("x", max(pad-110, 1))
 	w.done.Go(func() {
 		defer f.Close()
@@ -68,8 +67,15 @@ func startSeqWriter(t *testing.T, path string, total, perTick int, tick time.Dur
 	return w
 }
 
-// halt stops the writer and waits for it.
-func (w *seqWriter) halt() {
+// background is an app's writing goroutine: it ends when stop is closed,
+// and done waits for it.
+type background struct {
+	stop chan struct{}
+	done sync.WaitGroup
+}
+
+// halt stops the writer and waits for it; it may be called more than once.
+func (w *background) halt() {
 	select {
 	case <-w.stop:
 	default:

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,14 +16,11 @@ import (
 
 // rotatingWriter is an app writing numbered JSON lines to its active file
 // and rotating it by rename every rotateEvery lines, in the background.
-type rotatingWriter struct {
-	stop chan struct{}
-	done sync.WaitGroup
-}
+type rotatingWriter struct{ background }
 
 func startRotatingWriter(t *testing.T, path string, total, perTick, rotateEvery int, tick time.Duration) *rotatingWriter {
 	t.Helper()
-	w := &rotatingWriter{stop: make(chan struct{})}
+	w := &rotatingWriter{background{stop: make(chan struct{})}}
 	pad := strings.Repeat("x", 60)
 	w.done.Go(func() {
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
@@ -69,14 +65,7 @@ func startRotatingWriter(t *testing.T, path string, total, perTick, rotateEvery 
 			}
 		}
 	})
-	t.Cleanup(func() {
-		select {
-		case <-w.stop:
-		default:
-			close(w.stop)
-		}
-		w.done.Wait()
-	})
+	t.Cleanup(w.halt)
 	return w
 }
 
