@@ -51,15 +51,32 @@ const (
 // ms wakes the sidecar ten times a second, not a hundred.
 //
 // Concurrency: Run is called once, from one goroutine, which it blocks; it
-// starts none. The inotify descriptor is read through the runtime's poller
-// and woken for cancellation by a read deadline, never closed from another
-// goroutine.
+// starts none. The inotify descriptor, and the timerfd that times the
+// pause, are read through the runtime's poller and woken for cancellation
+// by a read deadline, never closed from another goroutine.
 type Notifier struct {
 	// Coalesce is the pause after each report; zero reports at once.
 	Coalesce time.Duration
 
-	dir string
-	f   *os.File
+	dir   string
+	f     *os.File
+	timer *pauseTimer // times the Coalesce pause
+}
+
+// pause waits for Coalesce; it reports false when ctx ended.
+func (n *Notifier) pause(ctx context.Context) bool {
+	if n.timer.ok() {
+		n.timer.wait(n.Coalesce)
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(n.Coalesce)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // NewNotifier starts watching dir for the events of mask (NamesOnly,
@@ -83,7 +100,14 @@ func NewNotifier(dir string, mask uint32) (*Notifier, error) {
 // must not block for long; events is only valid during the call.
 func (n *Notifier) Run(ctx context.Context, report func(events []Event)) error {
 	defer n.f.Close()
-	stop := context.AfterFunc(ctx, func() { n.f.SetReadDeadline(time.Unix(1, 0)) })
+	if n.Coalesce > 0 {
+		n.timer = newPauseTimer()
+		defer n.timer.close()
+	}
+	stop := context.AfterFunc(ctx, func() {
+		n.f.SetReadDeadline(time.Unix(1, 0))
+		n.timer.cancel()
+	})
 	defer stop()
 	buf := make([]byte, 16<<10)
 	var events []Event
@@ -102,14 +126,8 @@ func (n *Notifier) Run(ctx context.Context, report func(events []Event)) error {
 		if len(events) > 0 {
 			report(events)
 		}
-		if n.Coalesce > 0 {
-			t := time.NewTimer(n.Coalesce)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return nil
-			}
+		if n.Coalesce > 0 && !n.pause(ctx) {
+			return nil
 		}
 	}
 }

@@ -393,3 +393,62 @@ func TestWatchSignalsNewFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestPauseTimerWaitsAndCancels(t *testing.T) {
+	pt := newPauseTimer()
+	if !pt.ok() {
+		t.Fatal("timerfd_create failed") // loglet would pause with a runtime timer
+	}
+	defer pt.close()
+	start := time.Now()
+	pt.wait(50 * time.Millisecond)
+	if d := time.Since(start); d < 50*time.Millisecond {
+		t.Errorf("a 50 ms pause returned after %v", d)
+	}
+	done := make(chan struct{})
+	go func() { pt.wait(time.Hour); close(done) }()
+	time.Sleep(20 * time.Millisecond)
+	pt.cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("cancel did not end an hour's pause")
+	}
+	pt.wait(time.Hour) // after cancel, at once
+}
+
+// A Notifier pausing after a report still stops at once when its context ends.
+func TestNotifierStopsDuringPause(t *testing.T) {
+	dir := t.TempDir()
+	n, err := NewNotifier(dir, WritesOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Coalesce = time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	reported := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- n.Run(ctx, func([]Event) {
+			select {
+			case reported <- struct{}{}:
+			default:
+			}
+		})
+	}()
+	appendFile(t, filepath.Join(dir, "a.log"), "x\n")
+	select {
+	case <-reported:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no report")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return within 5 s of the cancel, during an hour's pause")
+	}
+}
