@@ -48,7 +48,7 @@ type Config struct {
 	Coalesce           time.Duration // after a write, how long to wait for more before reading
 	RotateWait         time.Duration // idle time before a renamed, deleted or rotated file is let go
 	MultilineTimeout   time.Duration // idle time before a held-back multi-line record is sent
-	CheckpointInterval time.Duration // how often the checkpoint state is saved
+	CheckpointInterval time.Duration // longest wait of a changed checkpoint state to be saved (see saveWait)
 	ShutdownTimeout    time.Duration // how long shutdown waits for acknowledgements
 	MaxLineBytes       int           // longer lines are cut and marked
 	MaxOpenFiles       int           // files read at once
@@ -60,8 +60,16 @@ type Config struct {
 	Parse              parse.Options // field types and default zone
 }
 
-// minSaveGap is the shortest time between two early checkpoint saves.
-const minSaveGap = 100 * time.Millisecond
+// When a changed checkpoint is saved, by the file bytes acknowledged since
+// the last save (see saveWait).
+const (
+	// saveSoonBytes unsaved make the save due saveSoonGap after the last.
+	saveSoonBytes = 256 << 10
+	saveSoonGap   = time.Second
+	// minSaveGap is the shortest time between two early saves, made once
+	// a buffer's worth (MaxBufferBytes) is unsaved.
+	minSaveGap = 100 * time.Millisecond
+)
 
 // Pipeline tails the files of a directory, turns their lines into records,
 // hands them to a Sink and checkpoints each file to the end of its
@@ -263,11 +271,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			}
 			rescan.Reset(next)
 		case <-p.dirty:
-			wait := p.cfg.CheckpointInterval
-			if p.unsaved.Load() >= int64(p.cfg.MaxBufferBytes) {
-				wait = minSaveGap // a fast catch-up: save early, so a crash re-sends little
-			}
-			if at := lastSave.Add(wait); save == nil || at.Before(saveAt) {
+			if at := lastSave.Add(p.saveWait()); save == nil || at.Before(saveAt) {
 				saveAt = at
 				saveTimer.Reset(max(0, time.Until(at)))
 				save = saveTimer.C
@@ -383,6 +387,29 @@ func (p *Pipeline) holding() bool {
 		}
 	}
 	return false
+}
+
+// saveWait is how long after the last save the next one is due, by what
+// has been acknowledged since:
+//   - a trickle waits for CheckpointInterval (10 s): a quiet sidecar saves,
+//     and syncs the disk, rarely;
+//   - from saveSoonBytes (256 KiB) on, a second (or CheckpointInterval if
+//     shorter), the cadence of a busy sidecar;
+//   - from MaxBufferBytes on (a fast catch-up), minSaveGap: so a crash
+//     re-sends little.
+//
+// A crash therefore leaves at most about 256 KiB, or 10 s, or one second
+// of a busy file's lines acknowledged but not covered by the saved
+// checkpoint: what read-back skips, or what is sent again without it.
+func (p *Pipeline) saveWait() time.Duration {
+	unsaved := p.unsaved.Load()
+	switch {
+	case unsaved >= int64(p.cfg.MaxBufferBytes):
+		return minSaveGap
+	case unsaved >= saveSoonBytes:
+		return min(p.cfg.CheckpointInterval, saveSoonGap)
+	}
+	return p.cfg.CheckpointInterval
 }
 
 // markDirty asks the Run loop for a checkpoint save, without blocking.

@@ -652,6 +652,35 @@ func TestFastCatchUpSavesEarly(t *testing.T) {
 	e.stop()
 }
 
+// A trickle of acknowledged lines waits for the checkpoint interval; once
+// 256 KiB are acknowledged since the last save, the save comes within a
+// second (saveWait).
+func TestCheckpointSaveFollowsTheAmount(t *testing.T) {
+	e := newEnv(t, "", func(c *Config) { c.CheckpointInterval = time.Hour })
+	saved := func() int64 {
+		var off int64
+		for _, cp := range e.checkpoints() {
+			off = max(off, cp.Offset)
+		}
+		return off
+	}
+	e.write("app.log", jsonLines(0, 10))
+	e.start()
+	e.waitRecords(10)
+	time.Sleep(2 * saveSoonGap) // past the cadence of a busy file
+	if off := saved(); off != 0 {
+		t.Fatalf("10 lines saved at offset %d before the hour's interval", off)
+	}
+	lines := jsonLines(10, 4000)
+	if len(lines) < saveSoonBytes {
+		t.Fatalf("%d bytes: too few to make the save soon", len(lines))
+	}
+	e.write("app.log", lines)
+	e.waitRecords(4010)
+	eventually(t, "the checkpoint saved within seconds of 256 KiB acknowledged", func() bool { return saved() > 0 })
+	e.stop()
+}
+
 func TestRotatedAwayWhileDown(t *testing.T) {
 	e := newEnv(t, "", nil)
 	e.write("app.log", jsonLines(0, 10))
