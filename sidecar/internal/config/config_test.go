@@ -35,7 +35,7 @@ func TestDefaults(t *testing.T) {
 	if pc.LogDir != dir || pc.StateDir != dir+"/.loglet" || pc.Include != "*.log" ||
 		pc.ActiveFile != "web-1.log" || pc.StartAtEnd || pc.PollInterval != 250*time.Millisecond ||
 		pc.MaxLineBytes != 1<<20 || pc.MaxBufferBytes != 8<<20 || pc.ShutdownTimeout != 25*time.Second ||
-		pc.DeleteShipped || pc.Parse.Location != time.UTC || pc.Coalesce != 250*time.Millisecond || pc.KeepGOMAXPROCS {
+		pc.DeleteShipped || pc.Parse.Location != time.UTC || pc.Coalesce != 300*time.Millisecond || pc.KeepGOMAXPROCS {
 		t.Errorf("defaults: %+v", pc)
 	}
 	if cfg.Kafka.Topic != "logs.{namespace}" || cfg.Kafka.BatchBytes != 1<<20 || cfg.Kafka.MaxMessageBytes != 1<<20 {

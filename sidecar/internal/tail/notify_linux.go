@@ -48,7 +48,8 @@ const (
 // With Coalesce set, the Notifier pauses that long after reporting, before
 // it reads the kernel's queue again: the kernel merges repeated writes to
 // one file into one event meanwhile, so an app that writes a line every 10
-// ms wakes the sidecar ten times a second, not a hundred.
+// ms wakes the sidecar about three times a second with a 300 ms pause,
+// not a hundred.
 //
 // Concurrency: Run is called once, from one goroutine, which it blocks; it
 // starts none. The inotify descriptor, and the timerfd that times the
