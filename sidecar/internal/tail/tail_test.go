@@ -452,3 +452,44 @@ func TestNotifierStopsDuringPause(t *testing.T) {
 		t.Fatal("Run did not return within 5 s of the cancel, during an hour's pause")
 	}
 }
+
+// A coalescing Notifier reports what was written during its pause once
+// the pause is over, and stops at once when cancelled while it waits for
+// the kernel.
+func TestCoalescingNotifierReportsAfterThePauseAndStops(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.log")
+	n, err := NewNotifier(dir, WritesOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Coalesce = 100 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	reports := make(chan []Event, 10)
+	done := make(chan error, 1)
+	go func() {
+		done <- n.Run(ctx, func(evs []Event) { reports <- append([]Event(nil), evs...) })
+	}()
+	want := []Event{{Op: Written, Name: "a.log"}}
+	for i := range 2 {
+		appendFile(t, path, "x\n") // the second during the first report's pause
+		select {
+		case got := <-reports:
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Fatalf("report %d (-want +got):\n%s", i+1, diff)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no report %d", i+1)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // past the pause: blocked in the read
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return within 5 s of the cancel, while waiting for events")
+	}
+}
