@@ -68,24 +68,36 @@ func TestProcsUserSet(t *testing.T) {
 
 // The readers report to the controller: a small write read in one go is
 // kept up with (the scheduler narrows once nothing was busy for a while);
-// a backlog (more than one read's worth) widens it.
+// a run of reads without reaching the end that lasts backlogAfter (here
+// zero: any second read) widens it, and a shorter one (here an hour) does
+// not.
 func TestReadersReportToProcs(t *testing.T) {
-	var mu sync.Mutex
-	var got []bool
-	e := newEnv(t, "", nil)
-	e.prepare = func(p *Pipeline) {
-		p.procs = &procs{set: func(wide bool) { mu.Lock(); got = append(got, wide); mu.Unlock() },
-			wide: true, lastBusy: time.Now().Add(-time.Hour)}
-	}
-	e.start()
-	e.write("app.log", jsonLines(0, 10))
-	e.waitRecords(10)
-	e.write("app.log", jsonLines(10, 5000)) // far more than one read of tail.DefaultReadSize
-	e.waitRecords(5010)
-	e.stop()
-	mu.Lock()
-	defer mu.Unlock()
-	if diff := cmp.Diff([]bool{false, true}, got); diff != "" {
-		t.Errorf("switches (-want +got):\n%s", diff)
+	for _, tc := range []struct {
+		backlogAfter time.Duration
+		want         []bool
+	}{
+		{0, []bool{false, true}},
+		{time.Hour, []bool{false}},
+	} {
+		t.Run(tc.backlogAfter.String(), func(t *testing.T) {
+			var mu sync.Mutex
+			var got []bool
+			e := newEnv(t, "", nil)
+			e.prepare = func(p *Pipeline) {
+				p.procs = &procs{set: func(wide bool) { mu.Lock(); got = append(got, wide); mu.Unlock() },
+					backlogAfter: tc.backlogAfter, wide: true, lastBusy: time.Now().Add(-time.Hour)}
+			}
+			e.start()
+			e.write("app.log", jsonLines(0, 10))
+			e.waitRecords(10)
+			e.write("app.log", jsonLines(10, 5000)) // far more than one read of tail.DefaultReadSize
+			e.waitRecords(5010)
+			e.stop()
+			mu.Lock()
+			defer mu.Unlock()
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("switches (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -47,6 +47,7 @@ type fileReader struct {
 	batchBytes int
 
 	reads    int           // reads in a row that found data
+	runStart time.Time     // when the first of them was made
 	lastData time.Time     // when the last read found data
 	backoff  time.Duration // polling: the next wait at the end of the file
 	silent   int           // safety checks in a row that found data inotify did not report
@@ -205,8 +206,10 @@ func (fr *fileReader) loop(ctx context.Context) fileState {
 		if n > 0 {
 			fr.bytesRead += n
 			fr.lastData, fr.backoff = fr.readTime, minBackoff
-			if fr.reads++; fr.reads == 2 {
-				p.procs.busy(fr.readTime) // a backlog: more came than one read took
+			if fr.reads++; fr.reads == 1 {
+				fr.runStart = fr.readTime
+			} else {
+				p.procs.reading(fr.runStart, fr.readTime) // a backlog, if it lasts
 			}
 			if ctx.Err() == nil && p.slots.contended() {
 				// Another file waits for a slot: hand out what was read
@@ -222,7 +225,7 @@ func (fr *fileReader) loop(ctx context.Context) fileState {
 
 		// At the end of the file: hand off what was read, to be sent
 		// without lingering for more.
-		if fr.reads == 1 {
+		if fr.reads > 0 {
 			p.procs.keptUp(fr.readTime)
 		}
 		fr.reads = 0
