@@ -443,13 +443,19 @@ func TestNotifierStopsDuringPause(t *testing.T) {
 		t.Fatal("no report")
 	}
 	cancel()
+	waitReturn(t, done, "during an hour's pause")
+}
+
+// waitReturn fails unless Run, cancelled, returns nil within 5 s.
+func waitReturn(t *testing.T, done <-chan error, when string) {
+	t.Helper()
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Fatal(err)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not return within 5 s of the cancel, during an hour's pause")
+		t.Fatal("Run did not return within 5 s of the cancel, " + when)
 	}
 }
 
@@ -482,14 +488,7 @@ func TestCoalescingNotifierReportsAfterThePauseAndStops(t *testing.T) {
 			t.Fatalf("no report %d", i+1)
 		}
 	}
-	time.Sleep(200 * time.Millisecond) // past the pause: blocked in the read
+	time.Sleep(200 * time.Millisecond) // past the pause: waiting for the kernel
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not return within 5 s of the cancel, while waiting for events")
-	}
+	waitReturn(t, done, "while waiting for events")
 }
