@@ -14,7 +14,7 @@ import (
 // is in whole milliseconds, rounded down. A runtime timer 250 ms away
 // therefore wakes the process about half a millisecond early, and again a
 // millisecond later, and meanwhile the runtime's sysmon thread, seeing a
-// timer due, naps in 20 µs steps. On a quiet sidecar that is most of the
+// timer due, naps in 20 µs steps. On a quiet sidecar that was half of the
 // cost of each read (see the README's Performance section). A timerfd
 // expires once, at the nanosecond, and is one readable descriptor to the
 // poller.
