@@ -162,7 +162,11 @@ func (fr *fileReader) noteEnd(b *batch) {
 	if b.end <= 0 {
 		return
 	}
-	if t, err := tail.TailAt(fr.f, b.end); err == nil {
+	// From the bytes read when the reader still holds them: the file may
+	// have been rewritten since (copytruncate).
+	if t, ok := fr.r.TailBefore(b.end); ok {
+		b.tail = t
+	} else if t, err := tail.TailAt(fr.f, b.end); err == nil {
 		b.tail = t
 	}
 	fl := fr.fl

@@ -193,6 +193,20 @@ func (fr *fileReader) loop(ctx context.Context) fileState {
 		}
 		fr.readTime = time.Now()
 		n, err := fr.r.Fill()
+		if errors.Is(err, tail.ErrRewritten) {
+			// Truncated and written again past the read position since
+			// the last read, within one run of reads.
+			size := int64(-1)
+			if fi, err := fr.f.Stat(); err == nil {
+				size = fi.Size()
+			}
+			fr.truncatedTo(size, "bytes before the read position changed")
+			if !fr.truncationPause(ctx) {
+				fr.finish(true)
+				return stateDormant
+			}
+			continue
+		}
 		if err != nil && !errors.Is(err, io.EOF) {
 			p.log.Error("read log file", "file", fr.name, "err", err)
 			fr.finish(false)

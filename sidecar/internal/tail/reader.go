@@ -46,7 +46,8 @@ type Reader struct {
 	// MaxLine is the longest line handed out whole; longer lines are cut.
 	// Zero means 1 MiB.
 	MaxLine int
-	// ReadSize is the read buffer's size; zero means DefaultReadSize.
+	// ReadSize is the most new data one Fill reads (the buffer is TailSize
+	// larger); zero means DefaultReadSize.
 	ReadSize int
 
 	f         *os.File
@@ -61,7 +62,18 @@ type Reader struct {
 	cut       bool   // the carried line passed MaxLine
 	head      []byte // the file's first bytes as this Reader read them, up to FingerprintSize
 	line      Line   // what Next and Flush return
+	// The last TailSize (or fewer) bytes read, which end at off: the next
+	// Fill reads them again and compares (see ErrRewritten).
+	prev    [TailSize]byte
+	prevLen int
 }
+
+// ErrRewritten is Fill's error when the bytes just before the read
+// position are no longer those it read there: the file was truncated and
+// written again past the read position between two reads (copytruncate
+// and a fast writer). The caller starts the file again from 0; nothing
+// of the new content was taken.
+var ErrRewritten = errors.New("the bytes before the read position changed")
 
 // NewReader returns a Reader of f positioned at offset.
 func NewReader(f *os.File, offset int64) *Reader {
@@ -97,11 +109,29 @@ func (r *Reader) PartialTail(n int) []byte {
 // Fill, Read or Reset.
 func (r *Reader) Head() []byte { return r.head }
 
+// TailBefore returns the tail fingerprint (TailAt) of the bytes before end
+// as this Reader read them, when the last Fill's data (with the bytes it
+// read again) still holds them; ok is false otherwise. Unlike TailAt on
+// the file, it is of the content the lines came from, even if the file was
+// rewritten since. Valid until the next Fill, Read or Reset.
+func (r *Reader) TailBefore(end int64) (fp Fingerprint, ok bool) {
+	l := min(int64(TailSize), end)
+	if end == r.off && int64(r.prevLen) >= l {
+		return FingerprintOf(r.prev[int64(r.prevLen)-l : r.prevLen]), true
+	}
+	if r.chunk == nil || end > r.off || end-l < r.base {
+		return Fingerprint{}, false
+	}
+	i := end - r.base
+	return FingerprintOf(r.chunk[i-l : i]), true
+}
+
 // Reset restarts reading at offset, dropping any held-back line and any
 // line of the last Fill not yet taken (after a truncation the file's old
 // content is gone).
 func (r *Reader) Reset(offset int64) {
 	r.off = offset
+	r.prevLen = 0
 	r.head = r.head[:0]
 	r.chunk, r.pos = nil, 0
 	r.carry = r.carry[:0]
@@ -112,6 +142,13 @@ func (r *Reader) Reset(offset int64) {
 // completes. It returns the number of bytes read, and io.EOF when there was
 // nothing new. While Next still has lines of the last Fill to return, Fill
 // reads nothing and returns 0 and nil.
+//
+// After its first read, the same read also takes the (up to) TailSize
+// bytes before the read position again, and Fill returns ErrRewritten,
+// having taken nothing, when they changed. While a partial line is held
+// back it does not compare: a writer may cut such a line back and finish
+// it differently (applib does after a failed write), which the caller
+// checks at the end of the file.
 func (r *Reader) Fill() (int, error) {
 	if r.pos < len(r.chunk) {
 		return 0, nil
@@ -121,9 +158,26 @@ func (r *Reader) Fill() (int, error) {
 		if size <= 0 {
 			size = DefaultReadSize
 		}
-		r.buf = make([]byte, size)
+		r.buf = make([]byte, size+TailSize)
 	}
-	n, err := r.f.ReadAt(r.buf, r.off)
+	k := 0 // bytes read again before off; buf has room for them beside ReadSize
+	if !r.carrying {
+		k = r.prevLen
+	}
+	got, err := r.f.ReadAt(r.buf[:len(r.buf)-TailSize+k], r.off-int64(k))
+	if got < k {
+		// Shorter than what was read: the caller finds the cut at the end.
+		r.chunk, r.pos = nil, 0
+		if err == nil || errors.Is(err, io.EOF) {
+			return 0, io.EOF
+		}
+		return 0, fmt.Errorf("read %s: %w", r.f.Name(), err)
+	}
+	if !bytes.Equal(r.buf[:k], r.prev[r.prevLen-k:r.prevLen]) {
+		r.chunk, r.pos = nil, 0
+		return 0, ErrRewritten
+	}
+	n := got - k
 	if n == 0 {
 		r.chunk, r.pos = nil, 0
 		if err == nil || errors.Is(err, io.EOF) {
@@ -131,9 +185,11 @@ func (r *Reader) Fill() (int, error) {
 		}
 		return 0, fmt.Errorf("read %s: %w", r.f.Name(), err)
 	}
-	r.chunk, r.pos = r.buf[:n], 0
+	r.chunk, r.pos = r.buf[k:got], 0
 	r.base = r.off
 	r.off += int64(n)
+	r.prevLen = min(got, TailSize)
+	copy(r.prev[:], r.buf[got-r.prevLen:got])
 	if r.base == int64(len(r.head)) && len(r.head) < FingerprintSize {
 		r.head = append(r.head, r.chunk[:min(n, FingerprintSize-len(r.head))]...)
 	}

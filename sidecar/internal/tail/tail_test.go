@@ -492,3 +492,52 @@ func TestCoalescingNotifierReportsAfterThePauseAndStops(t *testing.T) {
 	cancel()
 	waitReturn(t, done, "while waiting for events")
 }
+
+// A file truncated and written again past the read position between two
+// Fills is reported (ErrRewritten), nothing of the new content taken, and
+// TailBefore still gives the tail of what was read; while a partial line
+// is held back, Fill does not compare.
+func TestReaderNoticesARewriteBetweenFills(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	old := "line one\nline two\n"
+	appendFile(t, path, old+"line three\n")
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := NewReader(f, 0)
+	r.ReadSize = len(old)
+	if n, err := r.Fill(); n != len(old) || err != nil {
+		t.Fatalf("Fill = %d, %v", n, err)
+	}
+	for r.Next() != nil {
+	}
+	want := FingerprintOf([]byte(old))
+	if err := os.WriteFile(path, []byte("LINE ONE\nLINE TWO\nLINE THREE\nLINE FOUR\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := r.Fill(); !errors.Is(err, ErrRewritten) || n != 0 || r.Next() != nil {
+		t.Fatalf("Fill after a rewrite = %d, %v; want 0, ErrRewritten and no line", n, err)
+	}
+	if got, ok := r.TailBefore(int64(len(old))); !ok || got != want {
+		t.Errorf("TailBefore = %+v, %v; want %+v (the bytes read)", got, ok, want)
+	}
+
+	// A held-back partial line: the writer may finish it differently.
+	os.WriteFile(path, []byte("one\ntw"), 0o644)
+	r = NewReader(f, 0)
+	r.ReadSize = 6
+	if _, err := r.Fill(); err != nil {
+		t.Fatal(err)
+	}
+	for r.Next() != nil {
+	}
+	os.WriteFile(path, []byte("one\nTWo\n"), 0o644) // the held bytes changed
+	if _, err := r.Fill(); err != nil {
+		t.Fatalf("Fill with a partial line held = %v, want no error", err)
+	}
+	if l := r.Next(); l == nil || string(l.Text) != "two" {
+		t.Fatalf("Next = %+v, want two", l)
+	}
+}
