@@ -2,7 +2,6 @@ package tail
 
 import (
 	"io"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -96,12 +95,7 @@ func TestReaderPull(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "app.log")
 			appendFile(t, path, "")
-			f, err := os.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			r := NewReader(f, 0)
+			r := openReader(t, path)
 			r.ReadSize, r.MaxLine = tt.readSize, tt.maxLine
 			for i, s := range tt.steps {
 				switch s.call {
@@ -141,12 +135,7 @@ func TestReaderPull(t *testing.T) {
 func TestReaderNextTextValidUntilNextCall(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.log")
 	appendFile(t, path, "abc")
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := NewReader(f, 0)
+	r := openReader(t, path)
 	if _, err := r.Fill(); err != nil {
 		t.Fatal(err)
 	}

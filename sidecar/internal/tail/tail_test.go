@@ -60,15 +60,22 @@ func readAll(t *testing.T, r *Reader, fn LineFunc) {
 	}
 }
 
-func TestReaderPartialLines(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "app.log")
-	appendFile(t, path, "one\ntw")
+// openReader opens path (closed when the test ends) and returns a Reader
+// of it from offset 0.
+func openReader(t *testing.T, path string) *Reader {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	r := NewReader(f, 0)
+	t.Cleanup(func() { f.Close() })
+	return NewReader(f, 0)
+}
+
+func TestReaderPartialLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	appendFile(t, path, "one\ntw")
+	r := openReader(t, path)
 	r.ReadSize = 4 // force lines across reads
 	var got []line
 	readAll(t, r, collect(&got))
@@ -95,16 +102,11 @@ func TestReaderLongLines(t *testing.T) {
 	long := strings.Repeat("x", 25)
 	appendFile(t, path, "short\n"+long+"\nafter\n"+long)
 	for _, size := range []int{3, 7, 64} {
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := NewReader(f, 0)
+		r := openReader(t, path)
 		r.MaxLine, r.ReadSize = 10, size
 		var got []line
 		readAll(t, r, collect(&got))
 		r.FlushPartial(collect(&got))
-		f.Close()
 		want := []line{{"short", 0, 6, false}, {"xxxxxxxxxx", 6, 32, true}, {"after", 32, 38, false}, {"xxxxxxxxxx", 38, 63, true}}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("read size %d (-want +got):\n%s", size, diff)
@@ -501,12 +503,7 @@ func TestReaderNoticesARewriteBetweenFills(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.log")
 	old := "line one\nline two\n"
 	appendFile(t, path, old+"line three\n")
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := NewReader(f, 0)
+	r := openReader(t, path)
 	r.ReadSize = len(old)
 	if n, err := r.Fill(); n != len(old) || err != nil {
 		t.Fatalf("Fill = %d, %v", n, err)
@@ -526,7 +523,7 @@ func TestReaderNoticesARewriteBetweenFills(t *testing.T) {
 
 	// A held-back partial line: the writer may finish it differently.
 	os.WriteFile(path, []byte("one\ntw"), 0o644)
-	r = NewReader(f, 0)
+	r = openReader(t, path)
 	r.ReadSize = 6
 	if _, err := r.Fill(); err != nil {
 		t.Fatal(err)
