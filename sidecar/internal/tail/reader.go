@@ -165,19 +165,13 @@ func (r *Reader) Fill() (int, error) {
 		k = r.prevLen
 	}
 	got, err := r.f.ReadAt(r.buf[:len(r.buf)-TailSize+k], r.off-int64(k))
-	if got < k {
-		// Shorter than what was read: the caller finds the cut at the end.
-		r.chunk, r.pos = nil, 0
-		if err == nil || errors.Is(err, io.EOF) {
-			return 0, io.EOF
-		}
-		return 0, fmt.Errorf("read %s: %w", r.f.Name(), err)
-	}
-	if !bytes.Equal(r.buf[:k], r.prev[r.prevLen-k:r.prevLen]) {
+	if got >= k && !bytes.Equal(r.buf[:k], r.prev[r.prevLen-k:r.prevLen]) {
 		r.chunk, r.pos = nil, 0
 		return 0, ErrRewritten
 	}
-	n := got - k
+	// Fewer than k bytes: the file is now shorter than what was read,
+	// which the caller finds at the end of the file.
+	n := max(got-k, 0)
 	if n == 0 {
 		r.chunk, r.pos = nil, 0
 		if err == nil || errors.Is(err, io.EOF) {
