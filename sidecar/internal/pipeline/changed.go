@@ -110,7 +110,14 @@ func (fr *fileReader) cutBelowRead(ctx context.Context, size int64) bool {
 	if fr.partialCut(size) {
 		return true
 	}
-	fr.truncatedTo(size, "truncated")
+	return fr.restart(ctx, size, "truncated")
+}
+
+// restart reads the file again from 0 in a new generation (truncatedTo),
+// after the truncation pause; it reports false when the send context ended
+// during the pause.
+func (fr *fileReader) restart(ctx context.Context, size int64, reason string) bool {
+	fr.truncatedTo(size, reason)
 	return fr.truncationPause(ctx)
 }
 

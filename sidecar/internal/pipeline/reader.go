@@ -200,8 +200,7 @@ func (fr *fileReader) loop(ctx context.Context) fileState {
 			if fi, err := fr.f.Stat(); err == nil {
 				size = fi.Size()
 			}
-			fr.truncatedTo(size, "bytes before the read position changed")
-			if !fr.truncationPause(ctx) {
+			if !fr.restart(ctx, size, "bytes before the read position changed") {
 				fr.finish(true)
 				return stateDormant
 			}
