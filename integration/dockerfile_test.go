@@ -66,8 +66,8 @@ func TestDockerfileBuildCommandsSucceed(t *testing.T) {
 			if err := checkBinary(bin, version); err != nil {
 				t.Error(err)
 			}
-			// The issue's promise: `loglet -version` (and every other
-			// binary's) prints the version the build was given.
+			// What CHANGELOG.md promises: `loglet -version` (and every
+			// other binary's) prints the version the build was given.
 			got, err := exec.Command(bin, "-version").CombinedOutput()
 			if err != nil || !bytes.Contains(got, []byte(" "+version)) {
 				t.Errorf("%s -version = %q, %v; want output containing %q", bin, got, err, version)

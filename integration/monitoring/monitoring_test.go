@@ -41,8 +41,8 @@ func TestMain(m *testing.M) {
 // dir is manifests/monitoring.
 var dir = filepath.Join(harness.RepoRoot(), "manifests", "monitoring")
 
-// wantAlerts are the alerts issue 15 asks for ("not ready" is four of
-// them: see the README's "Why these alerts").
+// wantAlerts are the alerts manifests/monitoring must define (the README's
+// "Why these alerts" says what each is for).
 var wantAlerts = []string{
 	"LogletDown", "LogletRestarting", "LogletKafkaNotReady", "LogletLagGrowing",
 	"LogletNoAcknowledgement", "LogletKafkaRefuses", "LogletCheckpointSaveFailing", "LogletParseErrors",
@@ -95,9 +95,9 @@ func parseRules(t *testing.T) *rulefmt.RuleGroups {
 	return groups
 }
 
-// TestAlertRules: the rules parse as Prometheus parses them, the issue's
-// alerts are all there, and each has a severity, a summary, a description
-// and a runbook_url pointing at its section of the README.
+// TestAlertRules: the rules parse as Prometheus parses them, the alerts of
+// wantAlerts are all there, and each has a severity, a summary, a
+// description and a runbook_url pointing at its section of the README.
 func TestAlertRules(t *testing.T) {
 	groups := parseRules(t)
 	readme := string(readFile(t, "README.md"))
