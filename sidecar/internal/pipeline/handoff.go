@@ -42,7 +42,7 @@ func (fr *fileReader) add(rec *parse.Joined) {
 	var res parse.Result
 	b.arena, res = fr.parser.Append(b.arena, &in, fr.pod)
 	if res.Dropped {
-		// issue 14: dropped on purpose by a rule (parse.Options.Shape). It
+		// Dropped on purpose by a shaping rule (parse.Options.Shape). It
 		// adds no record, but emittedEnd (set above) moves the checkpoint
 		// over it: delivered as dropped, never read again.
 		b.arena = b.arena[:n]
@@ -213,7 +213,7 @@ func (fr *fileReader) addStats() {
 		m.typeErrors.Add(float64(fr.typeErrs))
 	}
 	if fr.dropped > 0 {
-		m.dropped.Add(float64(fr.dropped)) // issue 14
+		m.dropped.Add(float64(fr.dropped))
 	}
 	fr.lines, fr.bytesRead, fr.truncated, fr.typeErrs, fr.dropped = 0, 0, 0, 0, 0
 	fr.byFormat, fr.parseErrs = [4]int{}, [4]int{}

@@ -25,7 +25,7 @@ type metrics struct {
 	skipped        *prometheus.CounterVec // by reason
 	truncBackoffs  prometheus.Counter
 	copiesSkipped  prometheus.Counter
-	dropped        prometheus.Counter // issue 14: records dropped on purpose by a rule
+	dropped        prometheus.Counter // records dropped on purpose by a shaping rule
 }
 
 func newMetrics(reg prometheus.Registerer, buffered func() float64) (*metrics, error) {

@@ -60,7 +60,7 @@ type fileReader struct {
 
 	// per-batch statistics, added to the metrics when the batch is handed out
 	lines, bytesRead, truncated, typeErrs int
-	dropped                               int // issue 14: records a rule dropped
+	dropped                               int // records a shaping rule dropped
 	byFormat, parseErrs                   [4]int
 }
 
@@ -109,7 +109,7 @@ func (p *Pipeline) read(ctx, sendCtx context.Context, fl *file, held *bool) file
 	}
 	fr.r.MaxLine = p.cfg.MaxLineBytes
 	fr.j.MaxBytes = p.cfg.MaxLineBytes
-	fr.j.Rules = p.cfg.Parse.Multiline // issue 14: the joining rules (nil: every built-in joiner)
+	fr.j.Rules = p.cfg.Parse.Multiline // the multi-line joining rules (nil: every built-in joiner)
 	return fr.loop(ctx)
 }
 
