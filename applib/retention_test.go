@@ -130,8 +130,7 @@ func readSeqs(t *testing.T, dir, pod string) (seqs []int, other []map[string]any
 // counterPad makes a record about the size of examples/counter's.
 var counterPad = strings.Repeat("o", 60)
 
-// TestMaxFilesNeverDeletesUnshipped reproduces issue 10's finding 8: the
-// sidecar runs (its state directory exists) but acknowledges nothing, as
+// TestMaxFilesNeverDeletesUnshipped: the sidecar runs (its state directory exists) but acknowledges nothing, as
 // when Kafka is down, and the app writes 20,000 records with
 // LOGLET_MAX_FILE_BYTES=1048576 and LOGLET_MAX_FILES=1. applib used to
 // delete the oldest rotated files regardless (11,921 records gone, no log

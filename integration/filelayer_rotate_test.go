@@ -1,7 +1,10 @@
 package integration_test
 
-// Issue 10's findings 4-7 and 9, end to end; the helpers are in
-// filelayer_test.go.
+// The rest of the file layer, end to end: copytruncate by logrotate,
+// truncation and refill, deleting shipped rotations, fairness between
+// files, the exact {pod} match, a partial line across a restart, an
+// unusable state directory with LOGLET_START_AT_END, and failed checkpoint
+// saves on /readyz. The helpers are in filelayer_test.go.
 
 import (
 	"context"
@@ -16,7 +19,7 @@ import (
 	"time"
 )
 
-// TestFileLayerCopyTruncateLogrotate is finding 4a: logrotate's copytruncate
+// TestFileLayerCopyTruncateLogrotate: logrotate's copytruncate
 // (cp p.log p.log.N; truncate p.log, with no write in between) ships every
 // line exactly once.
 func TestFileLayerCopyTruncateLogrotate(t *testing.T) {
@@ -70,7 +73,7 @@ func TestFileLayerCopyTruncateLogrotate(t *testing.T) {
 	}
 }
 
-// TestFileLayerTruncateAndRefill is finding 4b: a truncation followed by a
+// TestFileLayerTruncateAndRefill: a truncation followed by a
 // refill past the old offset while the reader waits is still a truncation:
 // the new content is read from 0, and no fragment becomes a record.
 func TestFileLayerTruncateAndRefill(t *testing.T) {
@@ -104,7 +107,7 @@ func TestFileLayerTruncateAndRefill(t *testing.T) {
 	}
 }
 
-// TestFileLayerDeleteShippedDotN is finding 5: LOGLET_DELETE_SHIPPED removes
+// TestFileLayerDeleteShippedDotN: LOGLET_DELETE_SHIPPED removes
 // logrotate's web-1.log.N once shipped, and keeps the active file.
 func TestFileLayerDeleteShippedDotN(t *testing.T) {
 	t.Parallel()
@@ -151,7 +154,7 @@ func TestFileLayerDeleteShippedDotN(t *testing.T) {
 	}
 }
 
-// TestFileLayerFairGrowingFiles is finding 6a: with LOGLET_MAX_OPEN_FILES=4
+// TestFileLayerFairGrowingFiles: with LOGLET_MAX_OPEN_FILES=4
 // and five files that never stop growing, every one of them is shipped.
 func TestFileLayerFairGrowingFiles(t *testing.T) {
 	t.Parallel()
@@ -202,7 +205,7 @@ func TestFileLayerFairGrowingFiles(t *testing.T) {
 	}
 }
 
-// TestFileLayerFairManySmallFiles is finding 6b: 500 small files with
+// TestFileLayerFairManySmallFiles: 500 small files with
 // LOGLET_MAX_OPEN_FILES=4 and LOGLET_ROTATE_WAIT=5s do not each keep a slot
 // for the rotate wait after their end.
 func TestFileLayerFairManySmallFiles(t *testing.T) {
@@ -218,7 +221,7 @@ func TestFileLayerFairManySmallFiles(t *testing.T) {
 	}
 }
 
-// TestFileLayerPodMatchIsExact is finding 7: on a shared hostPath with
+// TestFileLayerPodMatchIsExact: on a shared hostPath with
 // LOGLET_INCLUDE={pod}*.log, pod web-1 ships its own file and rotations and
 // nothing of pod web-12.
 func TestFileLayerPodMatchIsExact(t *testing.T) {
@@ -243,7 +246,7 @@ func TestFileLayerPodMatchIsExact(t *testing.T) {
 	}
 }
 
-// TestFileLayerPartialLineAcrossRestart is finding 9a: a line the app is
+// TestFileLayerPartialLineAcrossRestart: a line the app is
 // still writing when only the sidecar restarts is shipped once, whole.
 func TestFileLayerPartialLineAcrossRestart(t *testing.T) {
 	t.Parallel()
@@ -281,7 +284,7 @@ func TestFileLayerPartialLineAcrossRestart(t *testing.T) {
 	}
 }
 
-// TestFileLayerStartAtEndUnusableState is finding 9b: with
+// TestFileLayerStartAtEndUnusableState: with
 // LOGLET_START_AT=end, an unusable state file (damaged, or of a future
 // version) means "read from the beginning", and that is logged.
 func TestFileLayerStartAtEndUnusableState(t *testing.T) {
@@ -323,7 +326,7 @@ func TestFileLayerStartAtEndUnusableState(t *testing.T) {
 	}
 }
 
-// TestFileLayerReadyzReportsFailedSaves is finding 9c: when checkpoints
+// TestFileLayerReadyzReportsFailedSaves: when checkpoints
 // cannot be saved (here the state file's path is a directory), /readyz says
 // so and the failures are counted.
 func TestFileLayerReadyzReportsFailedSaves(t *testing.T) {

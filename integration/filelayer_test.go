@@ -1,12 +1,13 @@
 package integration_test
 
-// The file layer of issue 10, end to end through the real bin/loglet with
+// The file layer, end to end through the real bin/loglet with
 // LOGLET_SINK=stdout and real files on the test's file system (ext4, which
 // hands a freed inode out again at once): what is read (never through a
 // symlink, never a special file), how a file is told from another that got
 // its inode, copytruncate, the deletion of shipped rotations, fairness
 // between files, the {pod} match, and the checkpoint state. This file has
-// the helpers and findings 1-3; filelayer_rotate_test.go has the rest.
+// the helpers, what is read and how files are told apart;
+// filelayer_rotate_test.go has the rest.
 
 import (
 	"bufio"
@@ -263,7 +264,7 @@ func flRecreateSameInode(t *testing.T, path, content string) {
 	t.Fatalf("inode %d of %s not handed out again after %d deletes and re-creates; this test needs a file system that reuses inodes (ext4)", old, path, tries)
 }
 
-// TestFileLayerNeverFollowsSymlinks is finding 1: links out of the volume,
+// TestFileLayerNeverFollowsSymlinks: links out of the volume,
 // to a file inside it, through a linked directory, and a FIFO: none is read,
 // the regular file beside them is, and each skip is counted and logged once.
 func TestFileLayerNeverFollowsSymlinks(t *testing.T) {
@@ -346,7 +347,7 @@ func TestFileLayerNeverFollowsSymlinks(t *testing.T) {
 	}
 }
 
-// TestFileLayerProcfsSymlinkDoesNotSpin is finding 2: a link to a procfs
+// TestFileLayerProcfsSymlinkDoesNotSpin: a link to a procfs
 // file (stat size 0, content on read) is neither shipped nor taken for a
 // file truncated on every pass. Not parallel: today it takes the CPU.
 func TestFileLayerProcfsSymlinkDoesNotSpin(t *testing.T) {
@@ -393,7 +394,7 @@ func TestFileLayerProcfsSymlinkDoesNotSpin(t *testing.T) {
 	}
 }
 
-// TestFileLayerInodeReuseBanner is finding 3a: a file deleted and re-created
+// TestFileLayerInodeReuseBanner: a file deleted and re-created
 // on the same inode with the same first line (a banner) is a new file, read
 // from 0, whose every line is shipped, also across a clean restart. While
 // the sidecar runs it holds the descriptor of every file it tracks, so the
@@ -458,7 +459,7 @@ func flSameWidth(lo int) string {
 	return b.String()
 }
 
-// TestFileLayerInodeReuseSameSize is finding 3b: a file replaced on the same
+// TestFileLayerInodeReuseSameSize: a file replaced on the same
 // inode by different content of exactly the same size, behind the same first
 // kilobyte (a long banner), is read again. The reuse is forced while the
 // sidecar is stopped (see 3a); while it runs, a replacement is shipped too.
@@ -491,7 +492,7 @@ func TestFileLayerInodeReuseSameSize(t *testing.T) {
 	}
 }
 
-// TestFileLayerInodeReuseChurn is finding 3c: short-lived files, created
+// TestFileLayerInodeReuseChurn: short-lived files, created
 // and deleted while the sidecar runs (ext4 handing each freed inode to the
 // next), are all shipped and never taken for renames of each other.
 func TestFileLayerInodeReuseChurn(t *testing.T) {

@@ -1,6 +1,6 @@
 package integration_test
 
-// Issue 14 through the real bin/loglet: log_to_metrics served on /metrics,
+// The shaping rules through the real bin/loglet: log_to_metrics served on /metrics,
 // and the dry run (LOGLET_SINK=stdout) showing what the rules do.
 
 import (

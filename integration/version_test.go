@@ -1,6 +1,6 @@
 package integration_test
 
-// The version promise (issue 15): one semantic version, the VERSION file's
+// The version promise: one semantic version, the VERSION file's
 // unless a tagged build sets another, reported by every binary's -version,
 // in the sidecar's "loglet started" line and as loglet_build_info; and the
 // sidecar's own logs give durations in readable units.

@@ -350,9 +350,9 @@ func printReport(w io.Writer, o *options, results []result) {
 	}
 }
 
-// printScaled restates the headline row at the speed of the machine the
-// issue measured the other forwarders on, through the floor measured in the
-// same run.
+// printScaled restates the headline row at the speed of the reference
+// machine (the one Fluent Bit's 4.7 CPU-s per million lines was measured
+// on), through the floor measured in the same run.
 func printScaled(w io.Writer, fl result, results []result) {
 	for _, r := range results {
 		if r.Kind != fullSpeed || r.Peer != "" || r.Lines != fl.Lines || r.Files != fl.Files || r.Size != fl.Size ||

@@ -30,8 +30,7 @@ func buildCounter(t *testing.T) string {
 	return bin
 }
 
-// TestAppRetentionWaitsForLoglet is issue 10's finding 8 with the real
-// binaries: examples/counter logs through applib with
+// TestAppRetentionWaitsForLoglet, with the real binaries: examples/counter logs through applib with
 // LOGLET_MAX_FILE_BYTES=16384 and LOGLET_MAX_FILES=1 next to the real
 // loglet while Kafka is down. applib used to delete the rotated files
 // loglet had not shipped, silently. Now every count the app logged either

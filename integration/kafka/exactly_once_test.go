@@ -69,7 +69,7 @@ func startRotatingWriter(t *testing.T, path string, total, perTick, rotateEvery 
 	return w
 }
 
-// TestCrashExactlyOnce is issue 13's first test: the sidecar is SIGKILLed
+// TestCrashExactlyOnce: the sidecar is SIGKILLed
 // ten times at random moments, some within a second of its start and some
 // during a catch-up larger than its buffer, while the app writes 300,000
 // lines through rename rotations. Before re-sending, loglet reads back what

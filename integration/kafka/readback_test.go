@@ -16,8 +16,7 @@ import (
 	"github.com/loglet/loglet/integration/internal/harness"
 )
 
-// TestLostProduceAnswersExactlyOnce is issue 13's second test with the real
-// binary: the broker stores a produce request's records but answers
+// TestLostProduceAnswersExactlyOnce, with the real binary: the broker stores a produce request's records but answers
 // REQUEST_TIMED_OUT, several times. loglet reads the partition back before
 // retrying, so no line arrives twice and none is lost.
 func TestLostProduceAnswersExactlyOnce(t *testing.T) {
@@ -42,7 +41,7 @@ func TestLostProduceAnswersExactlyOnce(t *testing.T) {
 	}
 }
 
-// TestOtherPodsOnThePartitionAreNotMistaken is issue 13's fifth test: two
+// TestOtherPodsOnThePartitionAreNotMistaken: two
 // pods write to the same topic's single partition while each is SIGKILLed
 // and restarted; each pod's read-back keeps only its own records, so each
 // pod's lines arrive exactly once.
@@ -100,7 +99,7 @@ func checkExactlyOnce(t *testing.T, recs []record, total int, who string) {
 	}
 }
 
-// TestReadBackWithoutReadACL is issue 13's third test: the sidecar's user
+// TestReadBackWithoutReadACL: the sidecar's user
 // may write and describe its topic but not read it. After a SIGKILL the
 // read-back is denied: loglet still delivers every line (at least once),
 // says why once, naming the topic and the missing permission, and counts
@@ -154,7 +153,7 @@ func TestReadBackWithoutReadACL(t *testing.T) {
 	}
 }
 
-// TestReadBackBound is issue 13's fourth test: while the sidecar is down,
+// TestReadBackBound: while the sidecar is down,
 // another pod writes more than LOGLET_KAFKA_READBACK_MAX_BYTES to the same
 // partition. The read-back stops at the bound and falls back to at least
 // once: nothing is lost.

@@ -10,7 +10,7 @@ import (
 	"github.com/loglet/loglet/integration/internal/harness"
 )
 
-// TestShutdownTimeoutIsHonest is issue 11's finding 6: a shutdown that
+// TestShutdownTimeoutIsHonest: a shutdown that
 // times out during an outage names each file and the byte range left
 // unacknowledged, and says that those records are lost if the pod is being
 // deleted (its emptyDir goes with it), instead of promising that they will

@@ -48,7 +48,7 @@ func decodeRecord(t *testing.T, i int, m harness.Message) sizingRecord {
 	return r
 }
 
-// TestProduceSizingRecovers (issue 11, finding 2): a record the topic's
+// TestProduceSizingRecovers: a record the topic's
 // max.message.bytes refuses, although it is under
 // LOGLET_KAFKA_MAX_MESSAGE_BYTES, is shortened until the broker takes it,
 // and the 50,000 ordinary lines behind it then go in requests about as large
@@ -107,7 +107,7 @@ func TestProduceSizingRecovers(t *testing.T) {
 	}
 }
 
-// TestOutOfRangeNumberArrives (issue 11, finding 3): a JSON line with a
+// TestOutOfRangeNumberArrives: a JSON line with a
 // number beyond float64's range reaches Kafka as a record encoding/json
 // decodes, the number as the string "1e400" in type_errors, counted as a type
 // error; the record behind it arrives too. Before, 1e400 was copied verbatim
@@ -134,7 +134,7 @@ func TestOutOfRangeNumberArrives(t *testing.T) {
 	sc.WaitFor(t, 10*time.Second, "loglet_type_errors_total 2", func() bool { return sc.Metric("loglet_type_errors_total") == 2 })
 }
 
-// TestShortenHugeRecordMemory (issue 11, finding 3): with
+// TestShortenHugeRecordMemory: with
 // LOGLET_MAX_LINE_BYTES at 32 MiB, a 16 MiB JSON line arrives shortened to
 // LOGLET_KAFKA_MAX_MESSAGE_BYTES, and the sidecar's peak RSS stays under 8
 // times the line. Before, shortening decoded the whole record and the

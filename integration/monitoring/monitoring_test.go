@@ -260,8 +260,9 @@ func dashboardExprs(t *testing.T) map[string]string {
 	return out
 }
 
-// TestDashboard: every query parses as PromQL, and the panels the issue
-// asks for are there.
+// TestDashboard: every query parses as PromQL, and the panels an operator
+// needs first (lines read and acknowledged, lag per pod, acknowledgement
+// age and the rest listed below) are there.
 func TestDashboard(t *testing.T) {
 	p := promql.NewParser(promql.Options{})
 	for where, expr := range dashboardExprs(t) {

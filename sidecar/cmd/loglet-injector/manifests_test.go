@@ -271,8 +271,8 @@ func TestInjectedExampleEqualsHandWritten(t *testing.T) {
 	}
 }
 
-// TestWebhookConfiguration checks the promises of the issue that a strict
-// decoding cannot: v1 reviews only, no side effects, a short timeout, and
+// TestWebhookConfiguration checks what the webhook configuration promises
+// and a strict decoding cannot check: v1 reviews only, no side effects, a short timeout, and
 // the injector's own namespace and the system namespaces excluded.
 func TestWebhookConfiguration(t *testing.T) {
 	ms := readManifests(t)

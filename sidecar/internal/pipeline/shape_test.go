@@ -13,7 +13,7 @@ import (
 	"github.com/loglet/loglet/sidecar/internal/sink"
 )
 
-// TestDroppedRecordsMoveTheCheckpoint (issue 14): a record a rule drops is
+// TestDroppedRecordsMoveTheCheckpoint: a record a rule drops is
 // delivered as dropped: the checkpoint moves over it, also when it is the
 // last line of the file, and a restart never reads it again.
 func TestDroppedRecordsMoveTheCheckpoint(t *testing.T) {
