@@ -1,24 +1,15 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/loglet/loglet/sidecar/kafkasec"
+	"github.com/loglet/loglet/sidecar/testca"
 )
 
 // TestTLSAndSCRAM runs the alerter, configured through its ALERT_KAFKA_TLS_*
@@ -28,7 +19,8 @@ import (
 func TestTLSAndSCRAM(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	caFile, serverCert := testCertificates(t, dir)
+	ca := testca.New(t, "alerter test CA")
+	caFile := ca.File(t)
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
@@ -44,7 +36,7 @@ func TestTLSAndSCRAM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := startKafkaWith(t, admin, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{serverCert}, MinVersion: tls.VersionTLS12}),
+	k := startKafkaWith(t, admin, kfake.TLS(ca.ServerTLS(t)),
 		kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "admin", "admin-pw"), kfake.Superuser("SCRAM-SHA-512", "alerter", "s3cret"))
 	k.createTopic("logs.shop", 2)
 	k.produce("logs.shop",
@@ -69,46 +61,4 @@ func TestTLSAndSCRAM(t *testing.T) {
 	if diff := cmp.Diff([]string{"cart-1: db down"}, hook.alerts()); diff != "" {
 		t.Errorf("alerts (-want +got):\n%s", diff)
 	}
-}
-
-// testCertificates writes a CA's certificate to dir and returns its file
-// and a server certificate for 127.0.0.1 and localhost that it signed.
-func testCertificates(t *testing.T, dir string) (string, tls.Certificate) {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "alerter test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return caFile, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }

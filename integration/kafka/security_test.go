@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/loglet/loglet/integration/internal/harness"
+	"github.com/loglet/loglet/sidecar/testca"
 )
 
 // TestSecurity runs loglet against a cluster that requires TLS, SASL
@@ -22,7 +23,8 @@ import (
 // password, an untrusted certificate and a topic without an ACL each give a
 // clear error on /status/kafka and in the logs, and lose nothing once fixed.
 func TestSecurity(t *testing.T) {
-	ca := harness.NewCA(t, "loglet test CA")
+	ca := testca.New(t, "loglet test CA")
+	caFile := ca.File(t)
 	allowSec := func(op kmsg.ACLOperation) kfake.ACL {
 		return kfake.ACL{Resource: kmsg.ACLResourceTypeTopic, Name: "logs.sec-", Pattern: kmsg.ACLResourcePatternTypePrefixed, Operation: op, Allow: true}
 	}
@@ -45,7 +47,7 @@ func TestSecurity(t *testing.T) {
 		return path
 	}
 	good := writeSecret("password", "s3cret\n")
-	otherCA := harness.NewCA(t, "some other CA")
+	otherCA := testca.New(t, "some other CA").File(t)
 	secure := func(p *pod, password, caFile string) map[string]string {
 		return p.env(k, "LOGLET_KAFKA_TLS=true", "LOGLET_KAFKA_TLS_CA_FILE="+caFile,
 			"LOGLET_KAFKA_SASL_MECHANISM=SCRAM-SHA-256", "LOGLET_KAFKA_SASL_USERNAME=loglet", "LOGLET_KAFKA_SASL_PASSWORD_FILE="+password)
@@ -94,19 +96,19 @@ func TestSecurity(t *testing.T) {
 
 	t.Run("works", func(t *testing.T) {
 		p := newPod(t, "web-1", uniq("sec-ok"), nil)
-		sc, n := start(t, p, secure(p, good, ca.File), "")
+		sc, n := start(t, p, secure(p, good, caFile), "")
 		delivered(t, sc, p, n)
 	})
 	t.Run("wrong password, then the Secret is fixed", func(t *testing.T) {
 		p := newPod(t, "web-1", uniq("sec-pw"), nil)
 		pw := writeSecret("rotated", "wrong-password\n")
-		sc, n := start(t, p, secure(p, pw, ca.File), "authentication")
+		sc, n := start(t, p, secure(p, pw, caFile), "authentication")
 		writeSecret("rotated", "s3cret\n") // the kubelet updates the mounted Secret; no restart
 		delivered(t, sc, p, n)
 	})
 	t.Run("untrusted certificate, then the CA is fixed", func(t *testing.T) {
 		p := newPod(t, "web-1", uniq("sec-ca"), nil)
-		sc, n := start(t, p, secure(p, good, otherCA.File), "tls")
+		sc, n := start(t, p, secure(p, good, otherCA), "tls")
 		stopAt := time.Now()
 		if code, err := sc.Stop(30 * time.Second); err != nil || code != 0 {
 			t.Fatalf("stop while Kafka is unreachable: exit %d, %v", code, err)
@@ -116,12 +118,12 @@ func TestSecurity(t *testing.T) {
 		if d := time.Since(stopAt); d > 13*time.Second {
 			t.Errorf("stop took %s with a 10s shutdown timeout", d)
 		}
-		sc = harness.StartSidecar(t, secure(p, good, ca.File))
+		sc = harness.StartSidecar(t, secure(p, good, caFile))
 		delivered(t, sc, p, n)
 	})
 	t.Run("no ACL for the topic, then one is granted", func(t *testing.T) {
 		p := newPod(t, "web-1", uniq("other"), nil)
-		sc, n := start(t, p, secure(p, good, ca.File), "authorization")
+		sc, n := start(t, p, secure(p, good, caFile), "authorization")
 		res, err := k.Client().CreateACLs(context.Background(), &kafka.CreateACLsRequest{ACLs: []kafka.ACLEntry{
 			{ResourceType: kafka.ResourceTypeTopic, ResourceName: p.topic(), ResourcePatternType: kafka.PatternTypeLiteral,
 				Principal: "User:loglet", Host: "*", Operation: kafka.ACLOperationTypeWrite, PermissionType: kafka.ACLPermissionTypeAllow},

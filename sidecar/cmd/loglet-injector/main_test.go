@@ -3,18 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -29,72 +23,19 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/loglet/loglet/sidecar/internal/inject"
+	"github.com/loglet/loglet/sidecar/testca"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// testCA is a throwaway certificate authority.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pool *x509.CertPool
-}
-
-func newCA(t *testing.T, name string) *testCA {
+// issue writes a serving certificate from ca for 127.0.0.1 and its key,
+// replacing the files by rename as the kubelet swaps a Secret volume's
+// contents.
+func issue(t *testing.T, ca *testca.CA, certPath, keyPath string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		KeyUsage:              x509.KeyUsageCertSign,
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &testCA{cert: cert, key: key, pool: pool}
-}
-
-// issue writes a serving certificate for 127.0.0.1 and its key, replacing
-// the files by rename as the kubelet swaps a Secret volume's contents.
-func (ca *testCA) issue(t *testing.T, certPath, keyPath string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "loglet-injector"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeAtomic(t, certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	writeAtomic(t, keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}))
+	certPEM, keyPEM := testca.PEM(t, ca.Issue(t, "loglet-injector", x509.ExtKeyUsageServerAuth))
+	writeAtomic(t, certPath, certPEM)
+	writeAtomic(t, keyPath, keyPEM)
 }
 
 func writeAtomic(t *testing.T, path string, data []byte) {
@@ -123,11 +64,11 @@ type injector struct {
 	done              chan error
 }
 
-func startInjector(t *testing.T, ca *testCA) *injector {
+func startInjector(t *testing.T, ca *testca.CA) *injector {
 	t.Helper()
 	dir := t.TempDir()
 	in := &injector{certPath: filepath.Join(dir, "tls.crt"), keyPath: filepath.Join(dir, "tls.key"), logs: &syncBuffer{}, done: make(chan error, 1)}
-	ca.issue(t, in.certPath, in.keyPath)
+	issue(t, ca, in.certPath, in.keyPath)
 	cfg, err := loadConfig(map[string]string{
 		"LOGLET_INJECTOR_TLS_CERT_FILE":  in.certPath,
 		"LOGLET_INJECTOR_TLS_KEY_FILE":   in.keyPath,
@@ -170,9 +111,9 @@ func get(t *testing.T, c *http.Client, url string) (int, string) {
 }
 
 func TestServes(t *testing.T) {
-	ca := newCA(t, "ca")
+	ca := testca.New(t, "ca")
 	in := startInjector(t, ca)
-	c := client(ca.pool)
+	c := client(ca.Pool())
 
 	for _, p := range []string{"/healthz", "/readyz"} {
 		if code, body := get(t, c, in.url+p); code != http.StatusOK || body != "ok\n" {
@@ -208,23 +149,23 @@ func TestServes(t *testing.T) {
 }
 
 func TestReloadsRotatedCertificate(t *testing.T) {
-	ca1, ca2 := newCA(t, "ca1"), newCA(t, "ca2")
+	ca1, ca2 := testca.New(t, "ca1"), testca.New(t, "ca2")
 	in := startInjector(t, ca1)
-	if code, _ := get(t, client(ca1.pool), in.url+"/healthz"); code != http.StatusOK {
+	if code, _ := get(t, client(ca1.Pool()), in.url+"/healthz"); code != http.StatusOK {
 		t.Fatalf("healthz %d", code)
 	}
 
-	ca2.issue(t, in.certPath, in.keyPath)
-	if code, _ := get(t, client(ca2.pool), in.url+"/healthz"); code != http.StatusOK {
+	issue(t, ca2, in.certPath, in.keyPath)
+	if code, _ := get(t, client(ca2.Pool()), in.url+"/healthz"); code != http.StatusOK {
 		t.Fatalf("healthz %d with the rotated certificate", code)
 	}
-	if _, err := client(ca1.pool).Get(in.url + "/healthz"); err == nil {
+	if _, err := client(ca1.Pool()).Get(in.url + "/healthz"); err == nil {
 		t.Error("the old certificate is still served after rotation")
 	}
 
 	// A broken pair is not taken: the last good certificate stays.
 	writeAtomic(t, in.keyPath, []byte("not a key"))
-	if code, _ := get(t, client(ca2.pool), in.url+"/healthz"); code != http.StatusOK {
+	if code, _ := get(t, client(ca2.Pool()), in.url+"/healthz"); code != http.StatusOK {
 		t.Fatalf("healthz %d after a broken rotation", code)
 	}
 	if !strings.Contains(in.logs.String(), "does not load; keeping the loaded one") {
@@ -233,9 +174,9 @@ func TestReloadsRotatedCertificate(t *testing.T) {
 }
 
 func TestShutdown(t *testing.T) {
-	ca := newCA(t, "ca")
+	ca := testca.New(t, "ca")
 	in := startInjector(t, ca)
-	if code, _ := get(t, client(ca.pool), in.url+"/readyz"); code != http.StatusOK {
+	if code, _ := get(t, client(ca.Pool()), in.url+"/readyz"); code != http.StatusOK {
 		t.Fatalf("readyz %d", code)
 	}
 	in.cancel()
@@ -248,7 +189,7 @@ func TestShutdown(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not return after cancel")
 	}
-	if _, err := client(ca.pool).Get(in.url + "/healthz"); err == nil {
+	if _, err := client(ca.Pool()).Get(in.url + "/healthz"); err == nil {
 		t.Error("still serving after shutdown")
 	}
 }

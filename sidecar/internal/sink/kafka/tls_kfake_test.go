@@ -2,15 +2,8 @@ package kafka
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +15,7 @@ import (
 
 	"github.com/loglet/loglet/sidecar/internal/podinfo"
 	"github.com/loglet/loglet/sidecar/kafkasec"
+	"github.com/loglet/loglet/sidecar/testca"
 )
 
 func mustMechanism(t *testing.T, c Config) sasl.Mechanism {
@@ -33,63 +27,17 @@ func mustMechanism(t *testing.T, c Config) sasl.Mechanism {
 	return m
 }
 
-// testCA is a certificate authority made for one test.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-func newTestCA(t *testing.T) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "loglet test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &testCA{cert, key, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-// issue returns a certificate for 127.0.0.1 and localhost signed by ca.
-func (ca *testCA) issue(t *testing.T, usage x509.ExtKeyUsage) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		ExtKeyUsage: []x509.ExtKeyUsage{usage}, KeyUsage: x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
 // TestTLSAndSCRAM delivers over TLS with SASL SCRAM-SHA-512, then shows a
 // wrong password and an untrusted CA each fail with their kind, fail Ready,
 // and keep the records.
 func TestTLSAndSCRAM(t *testing.T) {
-	ca := newTestCA(t)
-	serverTLS := &tls.Config{Certificates: []tls.Certificate{ca.issue(t, x509.ExtKeyUsageServerAuth)}, MinVersion: tls.VersionTLS12}
+	ca := testca.New(t, "loglet test CA")
+	serverTLS := ca.ServerTLS(t)
 	c := startKfake(t, kfake.NumBrokers(2), kfake.SeedTopics(2, "logs.shop"), kfake.TLS(serverTLS),
 		kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "loglet", "right"))
 	dir := t.TempDir()
-	caFile := writeFile(t, dir, "ca.pem", string(ca.pem))
-	otherCA := writeFile(t, dir, "other.pem", string(newTestCA(t).pem))
+	caFile := ca.File(t)
+	otherCA := testca.New(t, "some other CA").File(t)
 	cfg := func(pw, ca string) Config {
 		return Config{Brokers: c.ListenAddrs(), Security: kafkasec.Security{TLS: true, TLSCAFile: ca, SASLMechanism: "SCRAM-SHA-512", SASLUsername: "loglet", SASLPasswordFile: writeFile(t, dir, "pw-"+pw, pw+"\n")}}
 	}
@@ -138,7 +86,7 @@ func TestTLSAndSCRAM(t *testing.T) {
 			}
 		})
 	}
-	got := newConsumer(t, c.ListenAddrs(), &tls.Config{RootCAs: certPool(ca)}, mustMechanism(t, cfg("right", caFile))).
+	got := newConsumer(t, c.ListenAddrs(), &tls.Config{RootCAs: ca.Pool()}, mustMechanism(t, cfg("right", caFile))).
 		read(t, "logs.shop", 10)
 	if diff := cmp.Diff(seqValues("s", 0, 10), values(got)); diff != "" {
 		t.Fatalf("records (-want +got):\n%s", diff)
@@ -183,28 +131,18 @@ func TestACLDenied(t *testing.T) {
 	}
 }
 
-func certPool(ca *testCA) *x509.CertPool {
-	p := x509.NewCertPool()
-	p.AddCert(ca.cert)
-	return p
-}
-
 // TestMutualTLS: a broker that requires client certificates accepts the one
 // in LOGLET_KAFKA_TLS_CERT_FILE/KEY_FILE and refuses a client without one.
 func TestMutualTLS(t *testing.T) {
-	ca := newTestCA(t)
-	serverTLS := &tls.Config{Certificates: []tls.Certificate{ca.issue(t, x509.ExtKeyUsageServerAuth)}, MinVersion: tls.VersionTLS12,
-		ClientCAs: certPool(ca), ClientAuth: tls.RequireAndVerifyClientCert}
+	ca := testca.New(t, "loglet test CA")
+	serverTLS := ca.ServerTLS(t)
+	serverTLS.ClientCAs, serverTLS.ClientAuth = ca.Pool(), tls.RequireAndVerifyClientCert
 	c := startKfake(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "logs.shop"), kfake.TLS(serverTLS))
 	dir := t.TempDir()
-	client := ca.issue(t, x509.ExtKeyUsageClientAuth)
-	keyDER, err := x509.MarshalECPrivateKey(client.PrivateKey.(*ecdsa.PrivateKey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile := writeFile(t, dir, "client.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: client.Certificate[0]})))
-	keyFile := writeFile(t, dir, "client-key.pem", string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})))
-	caFile := writeFile(t, dir, "ca.pem", string(ca.pem))
+	certPEM, keyPEM := testca.PEM(t, ca.Issue(t, "loglet", x509.ExtKeyUsageClientAuth))
+	certFile := writeFile(t, dir, "client.pem", string(certPEM))
+	keyFile := writeFile(t, dir, "client-key.pem", string(keyPEM))
+	caFile := ca.File(t)
 
 	h := newSink(t, Config{Brokers: c.ListenAddrs(), Security: kafkasec.Security{TLS: true, TLSCAFile: caFile, TLSCertFile: certFile, TLSKeyFile: keyFile}}, nil)
 	h.run(t)
