@@ -12,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/loglet/loglet/sidecar/internal/parse"
-	"github.com/loglet/loglet/sidecar/internal/podinfo"
 	"github.com/loglet/loglet/sidecar/internal/topicname"
 )
 
@@ -186,15 +185,13 @@ func podParams(pod *corev1.Pod, s Settings) (params, error) {
 	return p, nil
 }
 
-// checkTopic checks a topic template: its placeholders (podinfo's syntax)
-// and what its literal text allows (topicname.CheckTemplate), so that the
-// sidecar does not refuse at start what the injector accepted.
+// checkTopic checks a topic template with the sidecar's own rules
+// (topicname.CheckTemplate, which reads the placeholders as the sidecar
+// expands them), so that the sidecar does not refuse at start what the
+// injector accepted.
 func checkTopic(tmpl string) error {
 	if tmpl == "" {
 		return nil
-	}
-	if _, err := podinfo.New(podinfo.Env{}, nil, nil).Expand(tmpl); err != nil {
-		return err
 	}
 	return topicname.CheckTemplate(tmpl)
 }

@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/loglet/loglet/sidecar/internal/podinfo"
 )
 
 // MaxLen is Kafka's limit on a topic name's length.
@@ -59,15 +61,23 @@ func CheckPrefix(p string) error {
 }
 
 // CheckTemplate returns an error wrapping [ErrIllegal] when no expansion
-// of the topic template tmpl can be a legal topic name, judged by its
-// literal text (outside its {placeholders}): a character a topic cannot
-// hold, more literal text than a topic can be long (each placeholder adds
-// at least one character, since the sidecar refuses one that expands to
-// nothing), or, for a template without placeholders, any reason [Check]
-// gives. The placeholders' syntax is package podinfo's to check; the
-// expansion is checked by the sidecar with [Check].
+// of the topic template tmpl can be a legal topic name: a placeholder
+// package podinfo does not know or an unclosed "{" (the error wraps
+// [podinfo.ErrTemplate] as well), a character a topic cannot hold in the
+// literal text outside the {placeholders}, more literal text than a topic
+// can be long (each placeholder adds at least one character, since the
+// sidecar refuses one that expands to nothing), or, for a template without
+// placeholders, any reason [Check] gives. The placeholders are read by
+// [podinfo.Pod.Expand], the sidecar's own expansion, so the two cannot
+// disagree on a template; the sidecar checks the expansion with [Check].
 func CheckTemplate(tmpl string) error {
-	lit, placeholders := literal(tmpl)
+	// An empty pod expands every placeholder to nothing, which leaves the
+	// literal text; each "{" of a template it accepts opens a placeholder.
+	lit, err := new(podinfo.Pod).Expand(tmpl)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrIllegal, err)
+	}
+	placeholders := strings.Count(tmpl, "{")
 	if placeholders == 0 {
 		if err := Check(tmpl); err != nil {
 			return fmt.Errorf("topic template %q: %w", tmpl, err)
@@ -98,25 +108,4 @@ func badChar(s string) int {
 func runeAt(s string, i int) rune {
 	r, _ := utf8.DecodeRuneInString(s[i:])
 	return r
-}
-
-// literal returns tmpl without its {placeholders}, and how many it has. An
-// unclosed "{" ends the text.
-func literal(tmpl string) (string, int) {
-	var sb strings.Builder
-	n := 0
-	for {
-		i := strings.IndexByte(tmpl, '{')
-		if i < 0 {
-			sb.WriteString(tmpl)
-			return sb.String(), n
-		}
-		sb.WriteString(tmpl[:i])
-		j := strings.IndexByte(tmpl[i:], '}')
-		if j < 0 {
-			return sb.String(), n
-		}
-		n++
-		tmpl = tmpl[i+j+1:]
-	}
 }

@@ -56,6 +56,9 @@ func TestCheckTemplate(t *testing.T) {
 		{strings.Repeat("x", 250), "250 characters, at most 249"},
 		{strings.Repeat("x", 249) + "{pod}", "at least 250 characters"},
 		{strings.Repeat("x", 240) + strings.Repeat("{pod}", 10), "at least 250 characters"},
+		{"logs.{namespace", "unclosed {"},
+		{"logs.{nmespace}", "unknown placeholder {nmespace}"},
+		{"logs.{a{pod}}", "unknown placeholder {a{pod}"},
 	}
 	for _, tt := range tests {
 		err := CheckTemplate(tt.tmpl)
