@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/loglet/loglet/sidecar/testca"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -107,7 +108,7 @@ func (a *apiServer) get(t *testing.T, path string, into any) {
 // patch does for a caBundle, and creates pods through it. It runs after
 // applyManifests, which made the namespace loglet-system and installed
 // cert-manager's CRDs.
-func applyChart(t *testing.T, api *apiServer, injectorBin, work string, ca *testCA) {
+func applyChart(t *testing.T, api *apiServer, injectorBin, work string, ca *testca.CA) {
 	out, err := helm(t, "template", "loglet", chartDir, "--namespace", "loglet-system", "-f", valuesFile(t, chartE2EValues))
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +156,7 @@ func applyChart(t *testing.T, api *apiServer, injectorBin, work string, ca *test
 	var patch []map[string]any
 	for i := range whc.Webhooks {
 		patch = append(patch, map[string]any{"op": "replace", "path": fmt.Sprintf("/webhooks/%d/clientConfig", i),
-			"value": admissionregistrationv1.WebhookClientConfig{URL: new(injectorURL + "/mutate"), CABundle: ca.pem}})
+			"value": admissionregistrationv1.WebhookClientConfig{URL: new(injectorURL + "/mutate"), CABundle: ca.PEM}})
 	}
 	body, _ := json.Marshal(patch)
 	if status, resp, _ := api.do("PATCH", "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/loglet-injector", nil, "application/json-patch+json", body); status != http.StatusOK {

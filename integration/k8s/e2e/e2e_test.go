@@ -36,20 +36,16 @@ package e2e
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -65,6 +61,7 @@ import (
 
 	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	"github.com/google/go-cmp/cmp"
+	"github.com/loglet/loglet/sidecar/testca"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -87,7 +84,7 @@ func TestInjector(t *testing.T) {
 	run(t, repoRoot, "go", "build", "-o", injectorBin, "./sidecar/cmd/loglet-injector")
 
 	api := startCluster(t, bin, work)
-	ca := newCA(t)
+	ca := testca.New(t, "loglet-e2e-ca")
 	// The default cluster settings: the golden files are made with them.
 	injectorURL := startInjector(t, injectorBin, work, ca, "loglet-injector", nil)
 
@@ -111,7 +108,7 @@ func TestInjector(t *testing.T) {
 	readYAML(t, repoRoot+"/manifests/injector/mutatingwebhookconfiguration.yaml", &whc)
 	for i := range whc.Webhooks {
 		u := injectorURL + "/mutate"
-		whc.Webhooks[i].ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: &u, CABundle: ca.pem}
+		whc.Webhooks[i].ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: &u, CABundle: ca.PEM}
 	}
 	api.mustCreate(t, "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations", &whc, false)
 
@@ -232,7 +229,7 @@ func TestInjector(t *testing.T) {
 	})
 
 	t.Run("metrics", func(t *testing.T) {
-		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool}}}
+		c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}}
 		resp, err := c.Get(injectorURL + "/metrics")
 		if err != nil {
 			t.Fatal(err)
@@ -562,62 +559,15 @@ func (a *apiServer) resourcePath(t *testing.T, apiVersion, kind, ns string) (str
 	return "", false
 }
 
-// testCA is the CA of the injector's serving certificate, which the webhook
-// configuration's caBundle trusts.
-type testCA struct {
-	pem  []byte
-	pool *x509.CertPool
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-}
-
-func newCA(t *testing.T) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "loglet-e2e-ca"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &testCA{pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pool: pool, cert: cert, key: key}
-}
-
 // startInjector runs loglet-injector, named name in the test's logs, with
 // settings (LOGLET_INJECTOR_ variables) and a certificate from ca for
 // 127.0.0.1, and returns its URL once it is ready.
-func startInjector(t *testing.T, bin, work string, ca *testCA, name string, settings []string) string {
+func startInjector(t *testing.T, bin, work string, ca *testca.CA, name string, settings []string) string {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "loglet-injector"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	certPEM, keyPEM := testca.PEM(t, ca.Issue(t, "loglet-injector", x509.ExtKeyUsageServerAuth))
 	certPath, keyPath := filepath.Join(work, name+".crt"), filepath.Join(work, name+".key")
-	writeFile(t, certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	writeFile(t, keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}))
+	writeFile(t, certPath, certPEM)
+	writeFile(t, keyPath, keyPEM)
 
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	injector := start(t, work, name, bin, append(settings,
@@ -627,7 +577,7 @@ func startInjector(t *testing.T, bin, work string, ca *testCA, name string, sett
 		"LOGLET_INJECTOR_SHUTDOWN_DELAY=0s",
 	))
 	u := "https://" + addr
-	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool}}}
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}}
 	waitFor(t, name, 30*time.Second, injector, getOK(c, u+"/readyz"))
 	return u
 }
