@@ -210,18 +210,19 @@ func defaultScenarios(o options) []scenario {
 // result is a scenario's measurements.
 type result struct {
 	scenario
-	Bytes    int64         // bytes of log lines shipped
-	Elapsed  time.Duration // from loglet's start (or the first write) until the last record was in Kafka
-	CPU      time.Duration // loglet's CPU time in that window (idle: in the idle window)
-	Dropped  int           // lines the scenario's rules drop: they never reach Kafka
-	PeakRSS  int64         // loglet's VmHWM
-	RSS      int64         // loglet's VmRSS at the end (idle: after the idle window)
-	Window   time.Duration // idle: the measured window
-	P50, P99 time.Duration // steady: latency percentiles
-	Runs     int           // runs the row is the median of
-	PSS      int64         // idle, steady: loglet's PSS at the end; node: summed over the processes
-	Agent    *result       // node: the same data through one rsyslog, if it ran
-	Err      error
+	Bytes      int64         // bytes of log lines shipped
+	Elapsed    time.Duration // from loglet's start (or the first write) until the last record was in Kafka
+	CPU        time.Duration // loglet's CPU time in that window (idle: in the idle window)
+	Dropped    int           // lines the scenario's rules drop: they never reach Kafka
+	PeakRSS    int64         // loglet's VmHWM
+	RSS        int64         // loglet's VmRSS at the end (idle: after the idle window)
+	Window     time.Duration // idle: the measured window
+	P50, P99   time.Duration // steady: latency percentiles
+	Runs       int           // runs the row is the median of
+	PSS        int64         // idle, steady: loglet's PSS at the end; node: summed over the processes
+	WorkingSet int64         // idle: the working set of loglet's own memory cgroup at the end, as the kubelet computes it (0: no cgroup; see memCgroup)
+	Agent      *result       // node: the same data through one rsyslog, if it ran
+	Err        error
 }
 
 // runAll runs the scenarios that o.Match selects, reporting progress to
@@ -314,8 +315,12 @@ func printReport(w io.Writer, o *options, results []result) {
 		}
 		switch r.Kind {
 		case idle:
-			fmt.Fprintf(w, "| %s | %s | — | — | — | — | %.3f%% of a core over %s |%s — | %s (now %s RSS, %s PSS) | — | — |\n",
-				r.Name, kafkaCol, r.idleShare()*100, r.Window.Round(time.Second), relative, mib(r.PeakRSS), mib(r.RSS), mib(r.PSS))
+			ws := ""
+			if r.WorkingSet > 0 {
+				ws = fmt.Sprintf(", %s working set", mib(r.WorkingSet))
+			}
+			fmt.Fprintf(w, "| %s | %s | — | — | — | — | %.3f%% of a core over %s |%s — | %s (now %s RSS, %s PSS%s) | — | — |\n",
+				r.Name, kafkaCol, r.idleShare()*100, r.Window.Round(time.Second), relative, mib(r.PeakRSS), mib(r.RSS), mib(r.PSS), ws)
 		case node:
 			fmt.Fprintf(w, "| %s | %s | %d | %d | %.0f | %.2f | %.2f%% of a core in all (%.3f%% per pod) |%s — | %s PSS summed | — | — |\n",
 				r.Name, kafkaCol, r.Lines, r.Bytes/int64(max(r.Lines, 1)), r.linesPerSec(), r.mbPerSec(),
