@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -68,9 +67,8 @@ func newMemCgroup(name string) (*memCgroup, error) {
 // ownCgroups returns the process's memory cgroup (v1) and its unified
 // cgroup (v2) from /proc/self/cgroup.
 func ownCgroups(b []byte) (v1, v2 string, err error) {
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		id, rest, ok := strings.Cut(sc.Text(), ":")
+	for line := range strings.Lines(string(b)) {
+		id, rest, ok := strings.Cut(strings.TrimSuffix(line, "\n"), ":")
 		if !ok {
 			continue
 		}
@@ -88,7 +86,7 @@ func ownCgroups(b []byte) (v1, v2 string, err error) {
 	if v1 == "" && v2 == "" {
 		return "", "", errors.New("/proc/self/cgroup names no cgroup")
 	}
-	return v1, v2, sc.Err()
+	return v1, v2, nil
 }
 
 func exists(path string) bool {
@@ -129,15 +127,21 @@ func (cg *memCgroup) workingSet() (int64, error) {
 	return max(usage-inactive, 0), nil
 }
 
-// statValue returns the value of key in a memory.stat file.
+// statValue returns the value of the "key N" line of a memory.stat file,
+// as statusBytes does for /proc/<pid>/status.
 func statValue(stat []byte, key string) (int64, error) {
-	for line := range strings.SplitSeq(string(stat), "\n") {
-		k, v, ok := strings.Cut(line, " ")
-		if ok && k == key {
-			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	for line := range strings.Lines(string(stat)) {
+		rest, ok := strings.CutPrefix(line, key+" ")
+		if !ok {
+			continue
 		}
+		n, err := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("memory.stat %s %q: %w", key, strings.TrimSpace(rest), err)
+		}
+		return n, nil
 	}
-	return 0, fmt.Errorf("memory.stat has no %s", key)
+	return 0, fmt.Errorf("memory.stat has no %s line", key)
 }
 
 // remove removes the cgroup once its processes have ended; the kernel
