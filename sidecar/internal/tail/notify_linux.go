@@ -3,12 +3,13 @@ package tail
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"syscall"
 	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // Op is what happened to a name in a watched directory.
@@ -51,16 +52,26 @@ const (
 // ms wakes the sidecar about three times a second with a 300 ms pause,
 // not a hundred.
 //
+// The queue is only in the runtime's poller while the Notifier waits for
+// it to fill: after a pause it is read directly, and only when that finds
+// it empty is a duplicate of the descriptor registered for the wait (and
+// removed once it returns). Otherwise the first write during each pause
+// would wake the process for nothing: the poller watches edge-triggered,
+// and an event the kernel does not merge into the queue's last one is an
+// edge. While an app writes steadily, a pause then costs one wake-up, the
+// timer's, where the first write in it was a second (see the README's
+// Performance section).
+//
 // Concurrency: Run is called once, from one goroutine, which it blocks; it
 // starts none. The inotify descriptor, and the timerfd that times the
-// pause, are read through the runtime's poller and woken for cancellation
-// by a read deadline, never closed from another goroutine.
+// pause, are waited for through the runtime's poller and woken for
+// cancellation by a read deadline, never closed from another goroutine.
 type Notifier struct {
 	// Coalesce is the pause after each report; zero reports at once.
 	Coalesce time.Duration
 
 	dir   string
-	f     *os.File
+	fd    int         // the inotify descriptor, non-blocking; Run closes it
 	timer *pauseTimer // times the Coalesce pause
 }
 
@@ -88,37 +99,33 @@ func NewNotifier(dir string, mask uint32) (*Notifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("inotify: %w", err)
 	}
-	f := os.NewFile(uintptr(fd), "inotify")
 	if _, err := syscall.InotifyAddWatch(fd, dir, mask); err != nil {
-		f.Close()
+		syscall.Close(fd)
 		return nil, fmt.Errorf("inotify watch %s: %w", dir, err)
 	}
-	return &Notifier{dir: dir, f: f}, nil
+	return &Notifier{dir: dir, fd: fd}, nil
 }
 
 // Run calls report with every batch of events read from the kernel, until
 // ctx ends; it then closes the watch. report runs on Run's goroutine and
 // must not block for long; events is only valid during the call.
 func (n *Notifier) Run(ctx context.Context, report func(events []Event)) error {
-	defer n.f.Close()
+	defer syscall.Close(n.fd)
 	if n.Coalesce > 0 {
 		n.timer = newPauseTimer()
 		defer n.timer.close()
+		stop := context.AfterFunc(ctx, n.timer.cancel)
+		defer stop()
 	}
-	stop := context.AfterFunc(ctx, func() {
-		n.f.SetReadDeadline(time.Unix(1, 0))
-		n.timer.cancel()
-	})
-	defer stop()
 	buf := make([]byte, 16<<10)
 	var events []Event
 	for {
-		got, err := n.f.Read(buf)
+		got, err := syscall.Read(n.fd, buf)
+		if err == syscall.EAGAIN {
+			got, err = n.wait(ctx, buf)
+		}
 		if ctx.Err() != nil {
 			return nil
-		}
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			continue
 		}
 		if err != nil {
 			return fmt.Errorf("inotify read %s: %w", n.dir, err)
@@ -131,6 +138,35 @@ func (n *Notifier) Run(ctx context.Context, report func(events []Event)) error {
 			return nil
 		}
 	}
+}
+
+// wait reads the queue into buf once it is not empty, through the runtime's
+// poller: a duplicate of the descriptor is registered for the wait, and
+// removed (closed) when it returns. It returns early, with ctx's error
+// noticed by the caller, when ctx ends.
+func (n *Notifier) wait(ctx context.Context, buf []byte) (int, error) {
+	dup, err := unix.FcntlInt(uintptr(n.fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	f := os.NewFile(uintptr(dup), "inotify")
+	defer f.Close()
+	stop := context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var got int
+	var rerr error
+	err = rc.Read(func(fd uintptr) bool {
+		got, rerr = syscall.Read(int(fd), buf)
+		return rerr != syscall.EAGAIN
+	})
+	if err != nil {
+		return 0, err
+	}
+	return got, rerr
 }
 
 // parseEvents appends the events in buf, a run of struct inotify_event.

@@ -538,3 +538,102 @@ func TestReaderNoticesARewriteBetweenFills(t *testing.T) {
 		t.Fatalf("Next = %+v, want two", l)
 	}
 }
+
+// A coalescing Notifier keeps its queue out of the runtime's poller while
+// it pauses, so that a write in the pause does not wake the process, and
+// has it there (one descriptor, no more) while it waits for events. The
+// kernel's own view is checked: the inotify descriptors that the runtime's
+// epoll instance watches, from /proc/self/fdinfo.
+func TestCoalescingNotifierLeavesThePollerDuringThePause(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.log")
+	n, err := NewNotifier(dir, WritesOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Coalesce = time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	reported := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- n.Run(ctx, func([]Event) { reported <- struct{}{} })
+	}()
+	waitFor(t, "the queue in the poller while waiting", func() bool { return polledInotify(t) == 1 })
+	appendFile(t, path, "x\n")
+	select {
+	case <-reported:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no report")
+	}
+	// In the hour's pause: the wait's descriptor is removed and closed.
+	waitFor(t, "no queue in the poller during the pause", func() bool { return polledInotify(t) == 0 })
+	appendFile(t, path, "y\n")
+	if got := polledInotify(t); got != 0 {
+		t.Errorf("after a write in the pause, %d inotify descriptors in the poller, want 0", got)
+	}
+	if got := inotifyDescriptors(t); got != 1 {
+		t.Errorf("%d inotify descriptors open during the pause, want 1 (the queue)", got)
+	}
+	cancel()
+	waitReturn(t, done, "during the pause")
+	if got := inotifyDescriptors(t); got != 0 {
+		t.Errorf("%d inotify descriptors open after Run, want 0", got)
+	}
+}
+
+// waitFor fails unless cond holds within 5 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatal("not within 5 s: " + what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// inotifyDescriptors counts this process's open inotify descriptors.
+func inotifyDescriptors(t *testing.T) int {
+	t.Helper()
+	return len(descriptorsOf(t, "anon_inode:inotify"))
+}
+
+// polledInotify counts the inotify descriptors that the process's epoll
+// instances (the runtime's poller) watch: the "tfd:" lines of their fdinfo.
+func polledInotify(t *testing.T) int {
+	t.Helper()
+	inotify := map[string]bool{}
+	for _, fd := range descriptorsOf(t, "anon_inode:inotify") {
+		inotify[fd] = true
+	}
+	n := 0
+	for _, ep := range descriptorsOf(t, "anon_inode:[eventpoll]") {
+		info, err := os.ReadFile("/proc/self/fdinfo/" + ep)
+		if err != nil {
+			continue // closed meanwhile
+		}
+		for l := range strings.Lines(string(info)) {
+			f := strings.Fields(l)
+			if len(f) >= 2 && f[0] == "tfd:" && inotify[f[1]] {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// descriptorsOf lists this process's descriptors whose link reads target.
+func descriptorsOf(t *testing.T, target string) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fds []string
+	for _, e := range entries {
+		if l, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && l == target {
+			fds = append(fds, e.Name())
+		}
+	}
+	return fds
+}
