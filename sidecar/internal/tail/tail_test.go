@@ -422,30 +422,42 @@ func TestPauseTimerWaitsAndCancels(t *testing.T) {
 // A Notifier pausing after a report still stops at once when its context ends.
 func TestNotifierStopsDuringPause(t *testing.T) {
 	dir := t.TempDir()
-	n, err := NewNotifier(dir, WritesOnly)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.Coalesce = time.Hour
-	ctx, cancel := context.WithCancel(context.Background())
-	reported := make(chan struct{}, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- n.Run(ctx, func([]Event) {
-			select {
-			case reported <- struct{}{}:
-			default:
-			}
-		})
-	}()
+	reported, stop := runPausingNotifier(t, dir, time.Hour)
 	appendFile(t, filepath.Join(dir, "a.log"), "x\n")
 	select {
 	case <-reported:
 	case <-time.After(5 * time.Second):
 		t.Fatal("no report")
 	}
-	cancel()
-	waitReturn(t, done, "during an hour's pause")
+	stop("during an hour's pause")
+}
+
+// runPausingNotifier runs a WritesOnly Notifier on dir with Coalesce set
+// to pause; each report is signalled on reported, without blocking. stop
+// cancels it and fails unless Run returns nil within 5 s.
+func runPausingNotifier(t *testing.T, dir string, pause time.Duration) (reported <-chan struct{}, stop func(when string)) {
+	t.Helper()
+	n, err := NewNotifier(dir, WritesOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Coalesce = pause
+	ctx, cancel := context.WithCancel(context.Background())
+	reports := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- n.Run(ctx, func([]Event) {
+			select {
+			case reports <- struct{}{}:
+			default:
+			}
+		})
+	}()
+	return reports, func(when string) {
+		t.Helper()
+		cancel()
+		waitReturn(t, done, when)
+	}
 }
 
 // waitReturn fails unless Run, cancelled, returns nil within 5 s.
@@ -547,17 +559,7 @@ func TestReaderNoticesARewriteBetweenFills(t *testing.T) {
 func TestCoalescingNotifierLeavesThePollerDuringThePause(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.log")
-	n, err := NewNotifier(dir, WritesOnly)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.Coalesce = time.Hour
-	ctx, cancel := context.WithCancel(context.Background())
-	reported := make(chan struct{}, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- n.Run(ctx, func([]Event) { reported <- struct{}{} })
-	}()
+	reported, stop := runPausingNotifier(t, dir, time.Hour)
 	waitFor(t, "the queue in the poller while waiting", func() bool { return polledInotify(t) == 1 })
 	appendFile(t, path, "x\n")
 	select {
@@ -574,8 +576,7 @@ func TestCoalescingNotifierLeavesThePollerDuringThePause(t *testing.T) {
 	if got := inotifyDescriptors(t); got != 1 {
 		t.Errorf("%d inotify descriptors open during the pause, want 1 (the queue)", got)
 	}
-	cancel()
-	waitReturn(t, done, "during the pause")
+	stop("during the pause")
 	if got := inotifyDescriptors(t); got != 0 {
 		t.Errorf("%d inotify descriptors open after Run, want 0", got)
 	}
