@@ -560,7 +560,7 @@ func TestCoalescingNotifierLeavesThePollerDuringThePause(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.log")
 	reported, stop := runPausingNotifier(t, dir, time.Hour)
-	waitFor(t, "the queue in the poller while waiting", func() bool { return polledInotify(t) == 1 })
+	eventually(t, "the queue in the poller while waiting", func() bool { return polledInotify(t) == 1 })
 	appendFile(t, path, "x\n")
 	select {
 	case <-reported:
@@ -568,7 +568,7 @@ func TestCoalescingNotifierLeavesThePollerDuringThePause(t *testing.T) {
 		t.Fatal("no report")
 	}
 	// In the hour's pause: the wait's descriptor is removed and closed.
-	waitFor(t, "no queue in the poller during the pause", func() bool { return polledInotify(t) == 0 })
+	eventually(t, "no queue in the poller during the pause", func() bool { return polledInotify(t) == 0 })
 	appendFile(t, path, "y\n")
 	if got := polledInotify(t); got != 0 {
 		t.Errorf("after a write in the pause, %d inotify descriptors in the poller, want 0", got)
@@ -582,8 +582,9 @@ func TestCoalescingNotifierLeavesThePollerDuringThePause(t *testing.T) {
 	}
 }
 
-// waitFor fails unless cond holds within 5 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// eventually fails unless cond holds within 5 s (the pipeline's tests have
+// the same helper; test helpers are not shared between packages here).
+func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); !cond(); {
 		if time.Now().After(deadline) {
