@@ -1,7 +1,6 @@
 package parse
 
 import (
-	"bytes"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -433,16 +432,22 @@ func (p *Parser) parseJSON(b []byte) error {
 			}
 			i = skipSpace(b, i+1)
 			vstart := i
-			vend, kind, err := s.value(b, i, 1)
-			if err != nil {
-				return err
+			var v value
+			if i < len(b) && b[i] == '"' { // the common case, whose escapes str reports
+				vend, esc, err := s.str(b, i)
+				if err != nil {
+					return err
+				}
+				v = value{kind: kindString, text: b[vstart:vend], isJSON: true, escaped: esc}
+			} else {
+				vend, kind, err := s.value(b, i, 1)
+				if err != nil {
+					return err
+				}
+				v = value{kind: kind, text: b[vstart:vend], isJSON: true, big: s.big}
+				s.big = false
 			}
-			v := value{kind: kind, text: b[vstart:vend], isJSON: true}
-			if kind == kindString {
-				v.escaped = bytes.IndexByte(v.text, '\\') >= 0
-			} else if s.big {
-				v.big, s.big = true, false
-			}
+			vend := vstart + len(v.text)
 			if kesc {
 				// A key with escapes never matches a well-known name; copy it as it is.
 				if v.big {
