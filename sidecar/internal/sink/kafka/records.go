@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -42,11 +43,13 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // small writes a record). Timestamps are in milliseconds since the epoch,
 // as kafka-go writes them, but computed without its overflow past 2262.
 //
-// Concurrency: one goroutine at a time (the sink's Run).
+// Concurrency: one request at a time, from encode until kafka-go has
+// written the request (the sink pools them).
 type recordSetEncoder struct {
 	buf     []byte // the record set, reused from one request to the next
 	records []byte // the records before compression, when compressing
 	zw      appendWriter
+	reader  bytes.Reader // over buf, for kafka-go to copy it into its request
 }
 
 // encode returns the record set of entries, compressed with codec (none

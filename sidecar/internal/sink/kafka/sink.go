@@ -132,10 +132,12 @@ type Sink struct {
 	logAt       time.Time
 	failures    int
 	failedSince time.Time
-	entries     []entry          // the request being delivered, reused from one to the next
-	sendBuf     []entry          // the entries of a retry that Kafka does not have yet
-	records     recordSetEncoder // encodes each request's record set
-	recordSet   *bytes.Reader    // over it, for kafka-go; replaced after a failed request
+	entries     []entry // the request being delivered, reused from one to the next
+	sendBuf     []entry // the entries of a retry that Kafka does not have yet
+	// encoders are *recordSetEncoder, pooled so that the collections of
+	// an idle sidecar's memory release free their buffers (up to two
+	// request sizes each).
+	encoders sync.Pool
 	// next is where the next record goes on the partition last produced
 	// to: the offset just after the last record acknowledged there (or the
 	// partition's end offset before the first), or a zero Landed. Kept
@@ -688,28 +690,29 @@ func (s *Sink) produce(ctx context.Context, rt route, entries []entry) error {
 	s.m.requests.Inc()
 	s.m.sent.Add(float64(len(send)))
 	start := time.Now()
-	set, err := s.records.encode(rt.key, s.ctype, send, s.codec)
+	enc, _ := s.encoders.Get().(*recordSetEncoder)
+	if enc == nil {
+		enc = new(recordSetEncoder)
+	}
+	set, err := enc.encode(rt.key, s.ctype, send, s.codec)
 	if err != nil {
 		return fmt.Errorf("produce %d records to %s partition %d: %w", len(send), rt.topic, partition, err)
 	}
-	if s.recordSet == nil {
-		s.recordSet = new(bytes.Reader)
-	}
-	s.recordSet.Reset(set)
+	enc.reader.Reset(set)
 	res, err := s.client.RawProduce(ctx, &kafka.RawProduceRequest{
 		Topic:        rt.topic,
 		Partition:    partition,
 		RequiredAcks: s.acks,
-		RawRecords:   protocol.RawRecordSet{Reader: s.recordSet},
+		RawRecords:   protocol.RawRecordSet{Reader: &enc.reader},
 	})
 	if err == nil && res != nil && res.Error != nil {
 		err = res.Error
 	}
-	if err != nil {
-		// kafka-go may still be writing the request from its connection's
-		// goroutine (a cancelled wait does not stop it): the next request
-		// gets a buffer and a reader of its own.
-		s.records, s.recordSet = recordSetEncoder{}, nil
+	if err == nil {
+		s.encoders.Put(enc)
+	} else {
+		// Not put back: kafka-go may still be writing the request from its
+		// connection's goroutine, since a cancelled wait does not stop it.
 		if s.cfg.ReadBack && outcomeUnknown(err) {
 			s.noteUnknown(unknownOutcome{topic: rt.topic, partition: partition, key: rt.key, from: s.next.NextOffset})
 		}
