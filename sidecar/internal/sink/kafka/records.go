@@ -44,12 +44,30 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // as kafka-go writes them, but computed without its overflow past 2262.
 //
 // Concurrency: one request at a time, from encode until kafka-go has
-// written the request (the sink pools them).
+// written the request.
 type recordSetEncoder struct {
 	buf     []byte // the record set, reused from one request to the next
 	records []byte // the records before compression, when compressing
 	zw      appendWriter
 	reader  bytes.Reader // over buf, for kafka-go to copy it into its request
+}
+
+// keepBytes is the most buffer an encoder keeps while the output has
+// nothing to send: what a request at a low rate needs.
+const keepBytes = 64 << 10
+
+// shrink lets go of buffers above keepBytes, which only a burst's requests
+// need. It does nothing on a nil encoder.
+func (enc *recordSetEncoder) shrink() {
+	if enc == nil {
+		return
+	}
+	if cap(enc.buf) > keepBytes {
+		enc.buf = nil
+	}
+	if cap(enc.records) > keepBytes {
+		enc.records = nil
+	}
 }
 
 // encode returns the record set of entries, compressed with codec (none

@@ -176,3 +176,39 @@ func TestRecordSetDecodes(t *testing.T) {
 		t.Errorf("decoded records (-want +got):\n%s", d)
 	}
 }
+
+// An encoder keeps a low rate's buffer when the output goes quiet and lets
+// a burst's go, then encodes as before.
+func TestRecordSetEncoderShrinks(t *testing.T) {
+	var enc recordSetEncoder
+	small, big := testEntries(20, 1, true), testEntries(3000, 1, true)
+	for _, tc := range []struct {
+		entries []entry
+		codec   kafka.Compression
+		kept    bool
+	}{
+		{small, kafka.Lz4, true},
+		{big, 0, false},
+		{big, kafka.Gzip, true}, // compressed under keepBytes; its records buffer goes
+		{small, 0, true},
+	} {
+		want := kafkaGoRecordSet(t, []byte("web-1"), contentTypeJSON, tc.entries, tc.codec)
+		got, err := enc.encode([]byte("web-1"), contentTypeJSON, tc.entries, tc.codec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%d records, %v: not kafka-go's bytes", len(tc.entries), tc.codec)
+		}
+		before, beforeRecords := cap(enc.buf), cap(enc.records)
+		if tc.codec == kafka.Gzip && beforeRecords <= keepBytes {
+			t.Fatalf("the records buffer is %d bytes: the test needs more", beforeRecords)
+		}
+		enc.shrink()
+		if kept := cap(enc.buf) == before && before > 0; kept != tc.kept || cap(enc.records) > keepBytes {
+			t.Errorf("%d records, %v: buffer of %d bytes kept %v, want %v (records buffer %d bytes)", len(tc.entries), tc.codec, before, kept, tc.kept, cap(enc.records))
+		}
+	}
+	var none *recordSetEncoder
+	none.shrink() // a sink that has not sent yet
+}

@@ -134,10 +134,10 @@ type Sink struct {
 	failedSince time.Time
 	entries     []entry // the request being delivered, reused from one to the next
 	sendBuf     []entry // the entries of a retry that Kafka does not have yet
-	// encoders are *recordSetEncoder, pooled so that the collections of
-	// an idle sidecar's memory release free their buffers (up to two
-	// request sizes each).
-	encoders sync.Pool
+	// records encodes each request's record set. It is replaced after a
+	// failed request, and its buffers (up to two request sizes) are let go
+	// when the queue empties, for the memory release of a quiet sidecar.
+	records *recordSetEncoder
 	// next is where the next record goes on the partition last produced
 	// to: the offset just after the last record acknowledged there (or the
 	// partition's end offset before the first), or a zero Landed. Kept
@@ -324,6 +324,7 @@ func (s *Sink) Run(ctx context.Context) error {
 
 		switch {
 		case !work:
+			s.records.shrink()
 			select {
 			case <-ctx.Done():
 				return nil
@@ -690,10 +691,10 @@ func (s *Sink) produce(ctx context.Context, rt route, entries []entry) error {
 	s.m.requests.Inc()
 	s.m.sent.Add(float64(len(send)))
 	start := time.Now()
-	enc, _ := s.encoders.Get().(*recordSetEncoder)
-	if enc == nil {
-		enc = new(recordSetEncoder)
+	if s.records == nil {
+		s.records = new(recordSetEncoder)
 	}
+	enc := s.records
 	set, err := enc.encode(rt.key, s.ctype, send, s.codec)
 	if err != nil {
 		return fmt.Errorf("produce %d records to %s partition %d: %w", len(send), rt.topic, partition, err)
@@ -708,11 +709,11 @@ func (s *Sink) produce(ctx context.Context, rt route, entries []entry) error {
 	if err == nil && res != nil && res.Error != nil {
 		err = res.Error
 	}
-	if err == nil {
-		s.encoders.Put(enc)
-	} else {
-		// Not put back: kafka-go may still be writing the request from its
-		// connection's goroutine, since a cancelled wait does not stop it.
+	if err != nil {
+		// kafka-go may still be writing the request from its connection's
+		// goroutine, since a cancelled wait does not stop it: the next
+		// request gets an encoder of its own.
+		s.records = nil
 		if s.cfg.ReadBack && outcomeUnknown(err) {
 			s.noteUnknown(unknownOutcome{topic: rt.topic, partition: partition, key: rt.key, from: s.next.NextOffset})
 		}
