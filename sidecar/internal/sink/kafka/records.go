@@ -40,8 +40,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // appended to one buffer: kafka-go writes each field of each record
 // through an io.Writer into its page buffer, about 25 calls a record (a
 // varint, a key, a value, a header name or value each), which was most of
-// the 23% of loglet's CPU that kafka-go took at full speed. Timestamps are in milliseconds since the epoch,
-// as kafka-go writes them, but computed without its overflow past 2262.
+// the 23% of loglet's CPU that kafka-go took at full speed. Timestamps are
+// in milliseconds since the epoch, as kafka-go writes them, but computed
+// without its overflow past 2262.
 //
 // Concurrency: one request at a time, from encode until kafka-go has
 // written the request.
