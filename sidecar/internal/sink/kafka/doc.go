@@ -25,6 +25,8 @@
 // write (a test compares them for every codec), without its call per field
 // of each record, which was most of the output's CPU at full speed. kafka-go
 // still does the rest: connections, TLS, SASL, metadata, the round trip.
+// Brokers must take record batches (Kafka 0.11 or later), which the
+// records' headers need anyway.
 //
 // # OTLP
 //
