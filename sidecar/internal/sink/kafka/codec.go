@@ -20,8 +20,10 @@ const lz4BlockSize = lz4.Block256Kb
 var installLZ4 sync.Once
 
 // useLZ4Codec puts loglet's lz4 codec in kafka-go's codec table, which is
-// where kafka-go's record encoder looks codecs up; there is no other way to
-// choose the block size. It is idempotent, and decoding is unchanged.
+// where kafka.Compression.Codec, and so the record set encoder, looks
+// codecs up (kafka-go's own encoder too, which the tests compare with);
+// there is no other way to choose the block size. It is idempotent, and
+// decoding is unchanged.
 func useLZ4Codec() {
 	installLZ4.Do(func() { compress.Codecs[compress.Lz4] = &lz4Codec{} })
 }
