@@ -48,12 +48,13 @@ e2e:
 	bin=$$(timeout 30m integration/k8s/build.sh) && \
 	cd integration/k8s/e2e && LOGLET_E2E_BIN_DIR="$$bin" $(GO) test -count=1 -timeout 10m .
 
-# fuzz runs each parser fuzz target for FUZZTIME.
+# fuzz runs each fuzz target for FUZZTIME.
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./sidecar/internal/parse -run '^$$' -fuzz '^FuzzParseLine$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecar/internal/parse -run '^$$' -fuzz '^FuzzJoiner$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./sidecar/internal/shape -run '^$$' -fuzz '^FuzzShape$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./sidecar/internal/sink/kafka -run '^$$' -fuzz '^FuzzRecordSet$$' -fuzztime $(FUZZTIME)
 
 # demo shows the whole path on this machine with nothing but Go installed:
 # examples/counter logs through applib into a temporary directory standing in

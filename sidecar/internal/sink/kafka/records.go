@@ -42,7 +42,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // varint, a key, a value, a header name or value each), which was most of
 // the 23% of loglet's CPU that kafka-go took at full speed. Timestamps are
 // in milliseconds since the epoch, as kafka-go writes them, but computed
-// without its overflow past 2262.
+// without its overflow past 2262, rounded down before 1970 (kafka-go
+// rounds towards zero), and kept at the epoch itself (where kafka-go,
+// taking 0 for no time, writes the present).
 //
 // Concurrency: one request at a time, from encode until kafka-go has
 // written the request.

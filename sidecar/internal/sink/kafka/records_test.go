@@ -212,3 +212,52 @@ func TestRecordSetEncoderShrinks(t *testing.T) {
 	var none *recordSetEncoder
 	none.shrink() // a sink that has not sent yet
 }
+
+// Any request's record set is kafka-go's bytes: the fuzzer picks the
+// records' count, values, files, offsets, ends and times (after the epoch
+// itself and before 2262, where kafka-go's millisecond arithmetic is
+// exact), the key and the codec.
+func FuzzRecordSet(f *testing.F) {
+	useLZ4Codec()
+	f.Add([]byte("web-1"), []byte(`{"msg":"a"}`+"\n"+`{"msg":"bb"}`), "2049:131:9f86d081884c7d65", int64(0), int64(1583140944123), uint8(0), uint8(3))
+	f.Add([]byte{}, []byte(""), "", int64(1<<40), int64(0), uint8(2), uint8(1))
+	f.Add([]byte("k"), bytes.Repeat([]byte("x\n"), 300), "f", int64(5), int64(9214646400000), uint8(4), uint8(200))
+	codecs := []kafka.Compression{0, kafka.Gzip, kafka.Lz4, kafka.Zstd}
+	f.Fuzz(func(t *testing.T, key, values []byte, file string, offset, millis int64, codecN, n uint8) {
+		if offset < 0 || offset > 1<<50 || millis < 0 || millis > 9214646400000 || n == 0 {
+			t.Skip()
+		}
+		parts := bytes.Split(values, []byte("\n"))
+		recs := make([]sink.Record, n)
+		entries := make([]entry, n)
+		for i := range recs {
+			v := parts[i%len(parts)]
+			pos := sink.Position{File: file, Offset: offset}
+			if i%3 != 2 {
+				pos.End = offset + int64(len(v)) + 1
+			}
+			offset += int64(len(v)) + 1
+			if i%4 == 3 {
+				offset += int64(i) // a gap: the next offset is not this end
+			}
+			tm := time.UnixMilli(millis + int64(i%5-2)*int64(len(v))).UTC()
+			if tm.UnixMilli() < 1 {
+				tm = time.UnixMilli(1) // kafka-go takes 0 for "no time" and writes the present
+			}
+			recs[i] = sink.Record{Value: v, Time: tm, Pos: pos}
+			entries[i] = entry{rec: &recs[i], value: v}
+		}
+		codec := codecs[int(codecN)%len(codecs)]
+		if key == nil {
+			key = []byte{} // the sink's key is never nil; kafka-go writes nil as null
+		}
+		var enc recordSetEncoder
+		got, err := enc.encode(key, contentTypeJSON, entries, codec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := kafkaGoRecordSet(t, key, contentTypeJSON, entries, codec); !bytes.Equal(got, want) {
+			t.Fatalf("%d records, codec %v: %d bytes, kafka-go's %d", n, codec, len(got), len(want))
+		}
+	})
+}
