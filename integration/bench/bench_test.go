@@ -184,7 +184,11 @@ func TestScenarios(t *testing.T) {
 		{Name: "rules", Lines: 3000, Files: 1, Size: 180, Format: formatJSON, Acks: "one", Codec: "none", Env: typicalRules, DropsDebug: true},
 		{Name: "logfmt", Lines: 1000, Files: 1, Size: 1024, Format: formatLogfmt, Acks: "all", Codec: "lz4"},
 		{Name: "steady", Kind: steady, Lines: 500, Rate: 1000, Files: 1, Size: 180, Format: formatJSON, Acks: "all", Codec: "zstd"},
+		{Name: "wake-up floor: steady", Kind: steady, Peer: peerWakeFloor, Lines: 500, Rate: 1000, Burst: 10, Files: 1, Size: 180, Format: formatJSON, Acks: "all", Codec: "lz4"},
+		{Name: "steady in bursts", Kind: steady, Lines: 500, Rate: 1000, Burst: 10, Files: 1, Size: 180, Format: formatJSON, Acks: "all", Codec: "lz4"},
 		{Name: "idle", Kind: idle, Lines: 10, Files: 2, Size: 180, Format: formatJSON, Acks: "one", Codec: "none"},
+		{Name: "idle, 1 file", Kind: idle, Lines: 10, Files: 1, Size: 180, Format: formatJSON, Acks: "all", Codec: "lz4"},
+		{Name: "wake-up floor: idle, 1 file", Kind: idle, Peer: peerWakeFloor, Lines: 10, Files: 1, Size: 180, Format: formatJSON, Acks: "all", Codec: "lz4"},
 	}
 	var log bytes.Buffer
 	results, err := runAll(o, scenarios, &log)
@@ -228,12 +232,56 @@ func TestScenarios(t *testing.T) {
 	if rows != len(results) {
 		t.Errorf("table has %d rows for %d results:\n%s", rows, len(results), table.String())
 	}
+	if !strings.Contains(table.String(), "The wake-up floor (") || !strings.Contains(table.String(), "at steady, with ") ||
+		!strings.Contains(table.String(), "at idle, 1 file, with ") {
+		t.Errorf("no wake-up floor ratio:\n%s", table.String())
+	}
 	if !strings.Contains(table.String(), "| CPU ÷ floor |") {
 		t.Errorf("no floor column:\n%s", table.String())
 	}
 }
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain is also the wake-up floor's process when TestScenarios runs it
+// (the test binary is the benchmark's binary there).
+func TestMain(m *testing.M) {
+	if os.Getenv(wakeFloorEnv) == "1" {
+		os.Exit(wakeFloorMain())
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// TestFloorRecord checks that a wake-up floor record opens with the
+// @timestamp the consumer reads, the line's own time, and is still the
+// line's JSON.
+func TestFloorRecord(t *testing.T) {
+	g := newGenerator(formatJSON, 180, 1)
+	g.TimeLayout = time.RFC3339Nano
+	at := time.Date(2026, 12, 3, 14, 30, 0, 123456789, time.UTC)
+	line := bytes.TrimSuffix(g.appendLine(nil, 7, at), []byte("\n"))
+	v, err := floorRecord(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := recordTime(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Equal(at) {
+		t.Errorf("@timestamp %v, want %v", got, at)
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(v, &fields); err != nil {
+		t.Fatalf("%s: %v", v, err)
+	}
+	if fields["count"] != 7.0 || fields["@timestamp"] != at.Format(time.RFC3339Nano) {
+		t.Errorf("record %s", v)
+	}
+	for _, bad := range []string{`{"msg":"no time"}`, `{"time":"2026`, `x`} {
+		if _, err := floorRecord([]byte(bad)); err == nil {
+			t.Errorf("floorRecord(%s): no error", bad)
+		}
+	}
+}
 
 // TestRsyslogPeer ships a small file through rsyslogd, as -peers does, when
 // Debian's rsyslog and rsyslog-kafka are installed, and checks the ratio

@@ -30,6 +30,9 @@ import (
 )
 
 func main() {
+	if os.Getenv(wakeFloorEnv) == "1" {
+		os.Exit(wakeFloorMain())
+	}
 	var o options
 	flag.StringVar(&o.Loglet, "loglet", "", "loglet binary (default: $LOGLET_BIN, or built with go build)")
 	flag.StringVar(&o.Broker, "broker", "", "broker binary (default: built from ./integration/bench/broker with go build)")
@@ -155,7 +158,7 @@ type scenario struct {
 	Rate   int    // lines per second (steady, node)
 	Burst  int    // lines per write (steady, node; 0 means 1)
 	Procs  int    // node: loglet processes, one per simulated pod
-	Peer   string // "" for loglet, or peerRsyslog
+	Peer   string // "" for loglet, peerRsyslog, or peerWakeFloor
 	Repeat int    // runs, of which the median is reported (0 means 1)
 	// Env is added to loglet's environment (shaping rules).
 	Env []string
@@ -199,9 +202,12 @@ func defaultScenarios(o options) []scenario {
 		{Name: "1 file, logfmt 180 B", Lines: n(1_000_000), Files: 1, Size: 180, Format: formatLogfmt, Acks: "one", Codec: "none"},
 		{Name: "steady 100 lines/s in 10-line bursts, defaults", Kind: steady, Lines: max(200, int(100*o.Steady.Seconds())), Rate: 100, Burst: 10, Files: 1, Size: 180, Format: formatJSON, Acks: "all", Codec: "lz4"},
 		{Name: "steady 100 lines/s, a line every 10 ms, defaults", Kind: steady, Lines: max(200, int(100*o.Steady.Seconds())), Rate: 100, Files: 1, Size: 180, Format: formatJSON, Acks: "all", Codec: "lz4"},
+		{Name: "wake-up floor: 100 lines/s in 10-line bursts (no forwarder)", Kind: steady, Peer: peerWakeFloor, Lines: max(200, int(100*o.Steady.Seconds())), Rate: 100, Burst: 10, Files: 1, Size: 180, Format: formatJSON, Acks: "all", Codec: "lz4"},
+		{Name: "wake-up floor: 100 lines/s, a line every 10 ms (no forwarder)", Kind: steady, Peer: peerWakeFloor, Lines: max(200, int(100*o.Steady.Seconds())), Rate: 100, Files: 1, Size: 180, Format: formatJSON, Acks: "all", Codec: "lz4"},
 		{Name: "steady 1,000 lines/s, defaults", Kind: steady, Lines: max(1000, int(1000*o.Steady.Seconds())), Rate: 1000, Files: 1, Size: 180, Format: formatJSON, Acks: "all", Codec: "lz4"},
 		{Name: "steady 10,000 lines/s, JSON 180 B, defaults", Kind: steady, Lines: max(1000, int(10_000*o.Steady.Seconds())), Rate: 10_000, Files: 1, Size: 180, Format: formatJSON, Acks: "all", Codec: "lz4"},
 		{Name: "idle, 1 quiet file", Kind: idle, Lines: 100, Files: 1, Size: 180, Format: formatJSON, Acks: "all", Codec: "lz4"},
+		{Name: "wake-up floor: idle, 1 quiet file (no forwarder)", Kind: idle, Peer: peerWakeFloor, Lines: 100, Files: 1, Size: 180, Format: formatJSON, Acks: "all", Codec: "lz4"},
 		{Name: "idle, 20 quiet files", Kind: idle, Lines: 100, Files: 20, Size: 180, Format: formatJSON, Acks: "all", Codec: "lz4"},
 		{Name: nodeName, Kind: node, Procs: 30, Rate: 100, Files: 1, Size: 180, Format: formatJSON, Acks: "all", Codec: "lz4"},
 	}, peers...)
@@ -276,6 +282,7 @@ func (r result) cpuPerMillion() float64 {
 }
 func (r result) cpuPerGB() float64  { return r.CPU.Seconds() / (float64(r.Bytes) / 1e9) }
 func (r result) idleShare() float64 { return r.CPU.Seconds() / r.Window.Seconds() }
+func (r result) coreShare() float64 { return r.CPU.Seconds() / r.Elapsed.Seconds() }
 func mib(n int64) string            { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // printReport writes the machine description and the Markdown table.
@@ -335,7 +342,7 @@ func printReport(w io.Writer, o *options, results []result) {
 			cpu := fmt.Sprintf("%.2f", r.cpuPerMillion())
 			if r.Kind == steady {
 				lat50, lat99 = ms(r.P50), ms(r.P99)
-				cpu += fmt.Sprintf(" (%.3f%% of a core)", 100*r.CPU.Seconds()/r.Elapsed.Seconds())
+				cpu += fmt.Sprintf(" (%.3f%% of a core)", 100*r.coreShare())
 			}
 			if r.PeakRSS > 0 {
 				rss = mib(r.PeakRSS)
@@ -381,8 +388,22 @@ func printRatios(w io.Writer, results []result) {
 		}
 		for _, r := range results {
 			if r.Peer != "" || r.Kind != peer.Kind || r.Lines != peer.Lines || r.Files != peer.Files ||
-				r.Size != peer.Size || r.Format != peer.Format || r.Acks != peer.Acks || r.Codec != peer.Codec {
+				r.Size != peer.Size || r.Format != peer.Format || r.Acks != peer.Acks || r.Codec != peer.Codec ||
+				r.Rate != peer.Rate || r.Burst != peer.Burst {
 				continue
+			}
+			if peer.Peer == peerWakeFloor {
+				share := result.coreShare
+				if r.Kind == idle {
+					share = result.idleShare
+				}
+				times := "the floor took none"
+				if share(peer) > 0 {
+					times = fmt.Sprintf("%.1f× the floor", share(r)/share(peer))
+				}
+				fmt.Fprintf(w, "\nThe wake-up floor (the same wake-ups, reads and produce requests in a plain Go program, nothing else) took %.3f%% of a core at %s, with %s RSS at the end; loglet %.3f%%, %s, with %s.\n",
+					share(peer)*100, strings.TrimPrefix(peer.Name, "wake-up floor: "), mib(peer.RSS), share(r)*100, times, mib(r.RSS))
+				break
 			}
 			fmt.Fprintf(w, "\n%s on the same data: %.2f CPU-s per million lines and %s peak RSS; loglet %.2f and %s: %.1f× less CPU and %.1f× less memory.\n",
 				peer.Peer, peer.cpuPerMillion(), mib(peer.PeakRSS), r.cpuPerMillion(), mib(r.PeakRSS),

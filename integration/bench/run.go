@@ -107,10 +107,17 @@ func runScenario(ctx context.Context, o *options, s scenario) (result, error) {
 	defer cancel()
 	start := time.Now()
 	bin, args := o.Loglet, []string(nil)
-	if s.Peer == peerRsyslog {
+	switch s.Peer {
+	case peerRsyslog:
 		if bin, args, env, err = rsyslog(dir, logDir, b.Addr, s); err != nil {
 			return r, err
 		}
+	case peerWakeFloor:
+		var more []string
+		if bin, more, err = wakeFloorCommand(); err != nil {
+			return r, err
+		}
+		env = append(env, more...)
 	}
 	// An idle row also gives the working set the kubelet would see. Only
 	// there: the shell that moves loglet into its cgroup adds a millisecond
