@@ -6,6 +6,11 @@
 // Markdown table with one row per scenario: lines/s, MB/s, CPU-seconds per
 // million lines and per GB, peak RSS, and for the steady-rate scenario the
 // latency from a line's write until its record is read back from Kafka.
+// Two floors put the rows in proportion: the floor row reads the headline's
+// lines and checks each with json.Valid (how fast the machine is now), and
+// the wake-up floor (wakefloor.go, the benchmark's binary run as a process
+// of its own) wakes, reads and produces as loglet does at 100 lines/s and
+// at rest, and nothing else.
 //
 // `make bench` builds loglet and the broker and runs it. Progress goes to
 // stderr, the table to stdout.
