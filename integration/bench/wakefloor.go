@@ -21,18 +21,21 @@ import (
 
 // peerWakeFloor names the wake-up floor, the low-rate rows' reference: a
 // plain Go program that does at each wake-up what loglet must do and
-// nothing else, on loglet's schedule: at the first write to the log
-// directory after a rest (inotify, waited for outside Go's poller), it reads
-// what the file gained, checks each line with json.Valid, and sends the
-// lines in one kafka-go produce request (acks=all, lz4), each record the
-// line with the @timestamp the benchmark's consumer reads; then it pauses
-// for wakeFloorPause (loglet's LOGLET_READ_COALESCE, timed with a timerfd
-// as loglet times it) and looks at the inotify queue again: written to
+// nothing else, on loglet's schedule. At the first write to the log
+// directory after a rest (inotify, waited for outside Go's poller), it
+// reads what the file gained, checks each line with json.Valid, and sends
+// the lines in one kafka-go produce request (acks=all, lz4, with loglet's
+// metadata and idle-connection settings), each record the line with the
+// @timestamp the benchmark's consumer reads. Then it pauses for
+// wakeFloorPause (loglet's LOGLET_READ_COALESCE, timed with a timerfd as
+// loglet times it) and looks at the inotify queue again: written to
 // meanwhile, it reads again; empty, it waits. No pod metadata, parsing,
-// checkpoints, metrics or health checks. It costs what the machine and the
-// Go runtime charge for a wake-up, a file read and a produce round trip:
-// loglet's low-rate rows divided by it are what loglet adds, and a target
-// below it cannot be met by a Go process waking as often on that machine.
+// checkpoints, metrics or health checks.
+//
+// It costs what the machine and the Go runtime charge for the wake-ups, a
+// file read and a produce round trip: loglet's low-rate rows divided by it
+// are what loglet adds, and a target below it cannot be met by a Go
+// process waking as often on that machine.
 const peerWakeFloor = "wake-up floor"
 
 // wakeFloorPause is loglet's default LOGLET_READ_COALESCE.
@@ -90,7 +93,11 @@ func runWakeFloor(ctx context.Context, logDir, brokers, httpAddr string) error {
 	defer timer.Close()
 	pause := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(wakeFloorPause))}
 
-	client := &kafka.Client{Addr: kafka.TCP(brokers), Timeout: 10 * time.Second}
+	// loglet's transport settings (sink/kafka): kafka-go's defaults would
+	// refresh the metadata every few seconds and close the connection
+	// after 30 s without a request, wake-ups loglet does not have.
+	client := &kafka.Client{Addr: kafka.TCP(brokers), Timeout: 10 * time.Second,
+		Transport: &kafka.Transport{MetadataTTL: 5 * time.Minute, IdleTimeout: 4 * time.Minute}}
 	if _, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}}); err != nil {
 		return fmt.Errorf("metadata: %w", err)
 	}
