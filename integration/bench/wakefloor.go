@@ -116,45 +116,19 @@ func runWakeFloor(ctx context.Context, logDir, brokers, httpAddr string) error {
 			f.Close()
 		}
 	}()
-	ev := make([]byte, 4096)
-	var expiries [8]byte
 	buf := make([]byte, 64<<10)
 	var pending []byte // a line not yet ended by its newline
 	var records []kafka.Record
-	quiet := true // the queue was empty at the last look
-	for first := true; ; first = false {
-		switch {
-		case first: // read what the file holds already, as loglet does at its start
-		case quiet: // wait for the first write after a rest, outside Go's poller
-			if _, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, -1); err != nil && err != unix.EINTR {
-				return fmt.Errorf("poll inotify: %w", err)
-			}
-		default: // as loglet: report, pause, then look at the queue again
-			if err := unix.TimerfdSettime(tfd, 0, &pause, nil); err != nil {
-				return fmt.Errorf("timerfd: %w", err)
-			}
-			if _, err := timer.Read(expiries[:]); err != nil {
-				return fmt.Errorf("read timerfd: %w", err)
-			}
-		}
-		if !first {
-			n, err := unix.Read(fd, ev)
-			if quiet = err == unix.EAGAIN; quiet {
-				continue
-			}
-			if err != nil || n == 0 {
-				return fmt.Errorf("read inotify: %v", err)
-			}
-		}
+	// ship reads what the file gained and sends its lines in one request.
+	ship := func() error {
 		if f == nil {
 			var err error
 			if f, err = os.Open(path); errors.Is(err, os.ErrNotExist) {
-				continue
+				return nil
 			} else if err != nil {
 				return err
 			}
 		}
-		records = records[:0]
 		for {
 			n, err := f.Read(buf)
 			pending = append(pending, buf[:n]...)
@@ -165,6 +139,7 @@ func runWakeFloor(ctx context.Context, logDir, brokers, httpAddr string) error {
 				return fmt.Errorf("read %s: %w", path, err)
 			}
 		}
+		records = records[:0]
 		rest := pending
 		for {
 			line, after, ok := bytes.Cut(rest, []byte("\n"))
@@ -183,7 +158,7 @@ func runWakeFloor(ctx context.Context, logDir, brokers, httpAddr string) error {
 		}
 		pending = append(pending[:0], rest...)
 		if len(records) == 0 {
-			continue
+			return nil
 		}
 		res, err := client.Produce(ctx, &kafka.ProduceRequest{Topic: topic, RequiredAcks: kafka.RequireAll,
 			Compression: kafka.Lz4, Records: kafka.NewRecordReader(records...)})
@@ -192,6 +167,38 @@ func runWakeFloor(ctx context.Context, logDir, brokers, httpAddr string) error {
 		}
 		if err != nil {
 			return fmt.Errorf("produce: %w", err)
+		}
+		return nil
+	}
+
+	if err := ship(); err != nil { // what the file holds already, as loglet reads it at its start
+		return err
+	}
+	ev := make([]byte, 4096)
+	var expiries [8]byte
+	quiet := true // the queue was empty at the last look
+	for {
+		if quiet { // wait for the first write after a rest, outside Go's poller
+			if _, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, -1); err != nil && err != unix.EINTR {
+				return fmt.Errorf("poll inotify: %w", err)
+			}
+		} else { // as loglet: report, pause, then look at the queue again
+			if err := unix.TimerfdSettime(tfd, 0, &pause, nil); err != nil {
+				return fmt.Errorf("timerfd: %w", err)
+			}
+			if _, err := timer.Read(expiries[:]); err != nil {
+				return fmt.Errorf("read timerfd: %w", err)
+			}
+		}
+		n, err := unix.Read(fd, ev)
+		if quiet = err == unix.EAGAIN; quiet {
+			continue
+		}
+		if err != nil || n == 0 {
+			return fmt.Errorf("read inotify: %v", err)
+		}
+		if err := ship(); err != nil {
+			return err
 		}
 	}
 }
